@@ -1,0 +1,1 @@
+//! Actors and their pure decision logic.

@@ -1,0 +1,1 @@
+//! OpenBaoCluster and OpenBaoRestore API types.

@@ -1,0 +1,20 @@
+//! Command-line surface: one binary, one subcommand per role.
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "openbao-operator",
+    version,
+    about = "Backups, restores and a shared operation lock for OpenBao clusters on Kubernetes"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the OpenBaoCluster and OpenBaoRestore CustomResourceDefinitions as YAML.
+    Crds,
+}
