@@ -1,1 +1,3 @@
-//! Actors and their pure decision logic.
+//! Actors and their pure decision logic: one supervisor per OpenBaoCluster owns the operation lock.
+
+pub mod lock;
