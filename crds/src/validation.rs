@@ -1,0 +1,232 @@
+//! Semantic checks the CRD schema cannot express, run by the operator before it acts on a spec.
+//!
+//! The schema and CEL rules already refuse most malformed objects at admission, but objects can predate a rule,
+//! come from a cluster without CEL support, or be checked offline; so the rules that matter for safety are
+//! checked again here. Every problem is reported at once, each with the JSON path of its field and a stable
+//! [`FieldReason`], ready to become a condition.
+
+mod secret_names;
+
+use chrono::Duration;
+
+use crate::auth::AuthSpec;
+use crate::backup::BackupSpec;
+use crate::backup_target::BackupTarget;
+use crate::cluster::OpenBaoClusterSpec;
+use crate::duration::HumanDuration;
+use crate::field_error::{FieldError, FieldErrors, FieldProblem, FieldReason};
+use crate::restore::OpenBaoRestoreSpec;
+use crate::schedule::{BackupSchedule, CronExpression, jitter, parse_time_zone};
+
+pub use secret_names::root_or_unseal_material;
+
+/// Largest `jitterSeconds` the operator accepts; matches the schema bound.
+pub const MAX_JITTER_SECONDS: i32 = 3600;
+
+/// `spec.backup` after validation, in the types the backup actor works with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidatedBackupConfig {
+    pub schedule: BackupSchedule,
+    pub suspend: bool,
+    pub max_jitter_seconds: u32,
+    pub starting_deadline: Duration,
+    pub timeout: Duration,
+    /// `retention.maxAge`, if set.
+    pub max_age: Option<HumanDuration>,
+}
+
+impl ValidatedBackupConfig {
+    /// The cluster's stable offset from each scheduled time.
+    pub fn jitter_for(&self, namespace: &str, name: &str) -> Duration {
+        jitter(namespace, name, self.max_jitter_seconds)
+    }
+}
+
+/// Checks an `OpenBaoCluster` spec. `Ok(None)` means valid without `spec.backup` (no scheduled backups).
+pub fn validate_cluster_spec(
+    spec: &OpenBaoClusterSpec,
+) -> Result<Option<ValidatedBackupConfig>, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let backup = spec
+        .backup
+        .as_ref()
+        .and_then(|backup| validate_backup(backup, &mut errors));
+
+    let wants_pre_upgrade_snapshot = spec
+        .upgrade
+        .as_ref()
+        .and_then(|upgrade| upgrade.pre_upgrade_snapshot);
+    if spec.backup.is_none() && wants_pre_upgrade_snapshot == Some(true) {
+        errors.push(FieldError::new(
+            "spec.upgrade.preUpgradeSnapshot",
+            FieldReason::MissingRequiredField,
+            "preUpgradeSnapshot needs spec.backup (target and auth) to write the snapshot; configure spec.backup \
+             or set preUpgradeSnapshot: false",
+        ));
+    }
+    errors.into_result(backup)
+}
+
+/// Checks an `OpenBaoRestore` spec.
+pub fn validate_restore_spec(spec: &OpenBaoRestoreSpec) -> Result<(), FieldErrors> {
+    let mut errors = FieldErrors::new();
+
+    match (&spec.source.key, spec.source.latest) {
+        (Some(_), Some(_)) => errors.push(FieldError::new(
+            "spec.source",
+            FieldReason::ConflictingFields,
+            "set exactly one of source.key or source.latest, not both",
+        )),
+        (None, None) => errors.push(FieldError::new(
+            "spec.source",
+            FieldReason::MissingRequiredField,
+            "set source.key to a snapshot key or source.latest: true",
+        )),
+        (None, Some(false)) => errors.push(FieldError::new(
+            "spec.source.latest",
+            FieldReason::InvalidValue,
+            "source.latest must be true when set; use source.key to pick a snapshot",
+        )),
+        (Some(_), None) | (None, Some(true)) => {}
+    }
+    if let Some(target) = &spec.source.target {
+        check_target(target, "spec.source.target", &mut errors);
+    }
+    check_auth(&spec.auth, "spec.auth", &mut errors);
+    if spec.override_operation_lock && !spec.force {
+        errors.push(FieldError::new(
+            "spec.overrideOperationLock",
+            FieldReason::MissingRequiredField,
+            "overrideOperationLock requires force: true; overriding another operation's lock is only allowed for \
+             a forced restore",
+        ));
+    }
+    errors.into_result(())
+}
+
+fn validate_backup(backup: &BackupSpec, errors: &mut FieldErrors) -> Option<ValidatedBackupConfig> {
+    let expression = errors
+        .collect(CronExpression::parse(&backup.schedule).map_err(|e| e.at("spec.backup.schedule")));
+    let time_zone = errors
+        .collect(parse_time_zone(&backup.time_zone).map_err(|e| e.at("spec.backup.timeZone")));
+
+    let max_jitter_seconds = match u32::try_from(backup.jitter_seconds) {
+        Ok(seconds) if backup.jitter_seconds <= MAX_JITTER_SECONDS => Some(seconds),
+        _ => {
+            errors.push(FieldError::new(
+                "spec.backup.jitterSeconds",
+                FieldReason::InvalidValue,
+                format!(
+                    "jitterSeconds must be between 0 and {MAX_JITTER_SECONDS}, got {}",
+                    backup.jitter_seconds
+                ),
+            ));
+            None
+        }
+    };
+    let starting_deadline = positive_seconds(
+        backup.starting_deadline_seconds,
+        1,
+        "spec.backup.startingDeadlineSeconds",
+        errors,
+    );
+    let timeout = positive_seconds(
+        backup.timeout_seconds,
+        60,
+        "spec.backup.timeoutSeconds",
+        errors,
+    );
+
+    let max_age = match backup
+        .retention
+        .as_ref()
+        .and_then(|retention| retention.max_age.as_deref())
+    {
+        Some(text) => errors
+            .collect(HumanDuration::parse_field(
+                text,
+                "spec.backup.retention.maxAge",
+            ))
+            .map(Some),
+        None => Some(None),
+    };
+
+    check_target(&backup.target, "spec.backup.target", errors);
+    check_auth(&backup.auth, "spec.backup.auth", errors);
+
+    Some(ValidatedBackupConfig {
+        schedule: BackupSchedule::new(expression?, time_zone?),
+        suspend: backup.suspend,
+        max_jitter_seconds: max_jitter_seconds?,
+        starting_deadline: starting_deadline?,
+        timeout: timeout?,
+        max_age: max_age?,
+    })
+}
+
+fn positive_seconds(
+    value: i64,
+    minimum: i64,
+    field: &str,
+    errors: &mut FieldErrors,
+) -> Option<Duration> {
+    // Above a century the value is a mistake, and chrono's range is not a concern.
+    const MAXIMUM: i64 = 100 * 366 * 24 * 3600;
+    if (minimum..=MAXIMUM).contains(&value) {
+        return Some(Duration::seconds(value));
+    }
+    let name = field.rsplit('.').next().unwrap_or(field);
+    errors.push(FieldError::new(
+        field,
+        FieldReason::InvalidValue,
+        format!("{name} must be between {minimum} and {MAXIMUM} seconds, got {value}"),
+    ));
+    None
+}
+
+fn check_auth(auth: &AuthSpec, field: &str, errors: &mut FieldErrors) {
+    match (&auth.jwt, &auth.token_secret_ref) {
+        (Some(_), Some(_)) => errors.push(FieldError::new(
+            field,
+            FieldReason::ConflictingFields,
+            "set exactly one auth method: jwt or tokenSecretRef, not both",
+        )),
+        (None, None) => errors.push(FieldError::new(
+            field,
+            FieldReason::MissingRequiredField,
+            "set an auth method: jwt (a dedicated role bound to the Job's ServiceAccount) or tokenSecretRef",
+        )),
+        (None, Some(token)) => {
+            check_secret_identifier(&token.name, &format!("{field}.tokenSecretRef.name"), "Secret", errors);
+            check_secret_identifier(&token.key, &format!("{field}.tokenSecretRef.key"), "key", errors);
+        }
+        (Some(_), None) => {}
+    }
+}
+
+fn check_target(target: &BackupTarget, field: &str, errors: &mut FieldErrors) {
+    if let Some(credentials) = &target.credentials_secret_ref {
+        check_secret_identifier(
+            &credentials.name,
+            &format!("{field}.credentialsSecretRef.name"),
+            "Secret",
+            errors,
+        );
+    }
+}
+
+fn check_secret_identifier(identifier: &str, field: &str, what: &str, errors: &mut FieldErrors) {
+    if let Some(looks_like) = root_or_unseal_material(identifier) {
+        errors.push(FieldError::new(
+            field,
+            FieldReason::ForbiddenSecretReference,
+            format!(
+                "{what} {identifier:?} looks like {looks_like}; backups and restores must use a dedicated identity \
+                 (a jwt role or a token with only the snapshot policy) stored under a different name"
+            ),
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests;
