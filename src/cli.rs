@@ -17,4 +17,7 @@ pub struct Cli {
 pub enum Command {
     /// Print the OpenBaoCluster and OpenBaoRestore CustomResourceDefinitions as YAML.
     Crds,
+    /// Run a snapshot backup or restore (the program inside backup and restore Jobs).
+    #[command(subcommand)]
+    Executor(crate::executor::ExecutorCommand),
 }

@@ -2,3 +2,10 @@
 //! snapshot executor that runs inside Jobs.
 
 pub mod cli;
+pub mod crdgen;
+pub mod executor;
+pub mod jobs;
+pub mod metrics;
+pub mod openbao;
+pub mod operator;
+pub mod store;

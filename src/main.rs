@@ -5,8 +5,14 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Crds => {
-            eprintln!("not yet implemented");
-            std::process::ExitCode::FAILURE
+            match openbao_operator::crdgen::write_crds(&mut std::io::stdout().lock()) {
+                Ok(()) => std::process::ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("cannot write the CRDs to stdout: {error}");
+                    std::process::ExitCode::FAILURE
+                }
+            }
         }
+        Command::Executor(command) => openbao_operator::executor::main(command),
     }
 }

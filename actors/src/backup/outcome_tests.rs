@@ -1,0 +1,172 @@
+use chrono::TimeZone;
+
+use super::*;
+
+fn t(minute: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 2, 3, minute, 0).unwrap()
+}
+
+fn success_message(key: &str, minute: u32) -> String {
+    format!(
+        r#"{{"outcome":"succeeded","kind":"scheduled","key":"{key}","size":1234,"digest":"sha256:aa",
+            "startedAt":"{}","finishedAt":"{}","durationSeconds":185}}"#,
+        t(minute).to_rfc3339(),
+        (t(minute) + Duration::seconds(185)).to_rfc3339()
+    )
+}
+
+fn succeeded(job: &str, key: &str, minute: u32) -> JobObservation {
+    JobObservation {
+        job_name: job.into(),
+        state: JobState::Succeeded {
+            finished_at: t(minute) + Duration::seconds(190),
+            termination_message: Some(success_message(key, minute)),
+        },
+    }
+}
+
+fn failed(job: &str, minute: u32) -> JobObservation {
+    JobObservation {
+        job_name: job.into(),
+        state: JobState::Failed {
+            finished_at: t(minute),
+            job_reason: Some("BackoffLimitExceeded".into()),
+            termination_message: Some(
+                r#"{"outcome":"failed","stage":"auth","reason":"AuthFailed","message":"permission denied"}"#.into(),
+            ),
+        },
+    }
+}
+
+#[test]
+fn a_success_records_key_size_digest_duration_and_resets_failures() {
+    let outcome = outcome_of(&succeeded("j", "k1", 0), BackupKind::Scheduled, t(30)).unwrap();
+    let before = BackupStatus {
+        consecutive_failures: 3,
+        ..BackupStatus::default()
+    };
+    let (status, changed) = apply_outcome(&before, &outcome);
+    assert!(changed);
+    assert_eq!(status.last_backup_key.as_deref(), Some("k1"));
+    assert_eq!(status.last_backup_size, Some(1234));
+    assert_eq!(status.last_backup_digest.as_deref(), Some("sha256:aa"));
+    assert_eq!(status.last_backup_duration.as_deref(), Some("3m5s"));
+    assert_eq!(
+        status.last_success_time,
+        Some(t(0) + Duration::seconds(185))
+    );
+    assert_eq!(status.consecutive_failures, 0);
+    assert_eq!(status.recovery_points.len(), 1);
+    assert_eq!(status.recovery_points[0].kind, BackupKind::Scheduled);
+    assert_eq!(status.recovery_points[0].time, t(0));
+}
+
+#[test]
+fn the_same_job_observed_twice_changes_status_once() {
+    for job in [succeeded("j", "k1", 0), failed("j", 5)] {
+        let outcome = outcome_of(&job, BackupKind::Scheduled, t(30)).unwrap();
+        let (once, changed) = apply_outcome(&BackupStatus::default(), &outcome);
+        assert!(changed);
+        let again = outcome_of(&job, BackupKind::Scheduled, t(31)).unwrap();
+        let (twice, changed_again) = apply_outcome(&once, &again);
+        assert!(!changed_again, "{job:?}");
+        assert_eq!(once, twice);
+    }
+}
+
+#[test]
+fn each_failure_counts_once_and_keeps_the_executor_reason() {
+    let mut status = BackupStatus::default();
+    for (round, minute) in [1u32, 2, 3].into_iter().enumerate() {
+        let outcome = outcome_of(&failed("j", minute), BackupKind::Manual, t(30)).unwrap();
+        status = apply_outcome(&status, &outcome).0;
+        status = apply_outcome(&status, &outcome).0;
+        assert_eq!(status.consecutive_failures, round as i32 + 1);
+    }
+    let failure = status.last_failure.as_ref().unwrap();
+    assert_eq!(failure.reason, "AuthFailed");
+    assert_eq!(failure.message, "auth stage failed: permission denied");
+    let conditions = finished_conditions(
+        &outcome_of(&failed("j", 3), BackupKind::Manual, t(30)).unwrap(),
+        &status,
+    );
+    assert_eq!(conditions[1].reason, ClusterConditionReason::BackupFailed);
+    assert!(conditions[1].message.contains("3 failure(s) in a row"));
+}
+
+#[test]
+fn a_job_without_a_report_falls_back_to_the_job_reason() {
+    let job = JobObservation {
+        job_name: "j".into(),
+        state: JobState::Failed {
+            finished_at: t(1),
+            job_reason: Some("DeadlineExceeded".into()),
+            termination_message: None,
+        },
+    };
+    let BackupOutcome::Failed { reason, .. } =
+        outcome_of(&job, BackupKind::Scheduled, t(2)).unwrap()
+    else {
+        panic!("expected a failure");
+    };
+    assert_eq!(reason, "DeadlineExceeded");
+}
+
+#[test]
+fn success_without_a_usable_report_and_a_vanished_job_are_failures() {
+    let job = JobObservation {
+        job_name: "j".into(),
+        state: JobState::Succeeded {
+            finished_at: t(1),
+            termination_message: Some("{}".into()),
+        },
+    };
+    let outcome = outcome_of(&job, BackupKind::Scheduled, t(2)).unwrap();
+    assert!(
+        matches!(&outcome, BackupOutcome::Failed { reason, .. } if reason == REASON_REPORT_UNREADABLE)
+    );
+    let missing = JobObservation {
+        job_name: "j".into(),
+        state: JobState::Missing,
+    };
+    let outcome = outcome_of(&missing, BackupKind::Scheduled, t(2)).unwrap();
+    assert!(
+        matches!(&outcome, BackupOutcome::Failed { reason, finished_at, .. } if reason == REASON_JOB_MISSING && *finished_at == t(2))
+    );
+    let active = JobObservation {
+        job_name: "j".into(),
+        state: JobState::Active,
+    };
+    assert_eq!(outcome_of(&active, BackupKind::Scheduled, t(2)), None);
+}
+
+#[test]
+fn recovery_points_keep_the_ten_newest_newest_first() {
+    let mut status = BackupStatus::default();
+    // Out of order on purpose: a late report for an older snapshot must not push out a newer one.
+    let minutes = [5u32, 1, 12, 3, 9, 0, 14, 7, 2, 11, 4, 13, 6, 8, 10];
+    for minute in minutes {
+        let job = succeeded(&format!("j{minute}"), &format!("k{minute:02}"), minute);
+        let outcome = outcome_of(&job, BackupKind::Scheduled, t(40)).unwrap();
+        status = apply_outcome(&status, &outcome).0;
+    }
+    let keys: Vec<_> = status
+        .recovery_points
+        .iter()
+        .map(|p| p.key.as_str())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "k14", "k13", "k12", "k11", "k10", "k09", "k08", "k07", "k06", "k05"
+        ]
+    );
+}
+
+#[test]
+fn durations_read_like_kubectl() {
+    assert_eq!(format_duration(Duration::seconds(42)), "42s");
+    assert_eq!(format_duration(Duration::seconds(185)), "3m5s");
+    assert_eq!(format_duration(Duration::seconds(3607)), "1h0m7s");
+    assert_eq!(format_duration(Duration::seconds(-3)), "0s");
+}

@@ -1,0 +1,246 @@
+//! The narrow interfaces through which actors touch the world. `src/` implements them with kube; tests with
+//! in-memory fakes. Every method is one short API call: actors never wait for a Job inside a call, they learn
+//! about Job progress from [`JobObservation`] messages.
+//!
+//! Methods return boxed futures so the traits stay object-safe and one [`ClusterEffects`] bundle of
+//! `Arc<dyn …>` can be cloned into every actor.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+use openbao_crds::conditions::{ClusterConditionReason, ClusterConditionType, ConditionStatus};
+use openbao_crds::{BackupKind, BackupStatus, OpenBaoCluster};
+
+use crate::clock::Clock;
+use crate::cluster_key::ClusterKey;
+use crate::holder::HolderRef;
+use crate::metrics::ActorMetrics;
+
+/// Why writing `status.operationLock` failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PersistError {
+    /// The object changed since `expected` (HTTP 409): re-read and decide again.
+    #[error("the OpenBaoCluster changed since resourceVersion {expected}")]
+    Conflict { expected: String },
+    #[error("the OpenBaoCluster no longer exists")]
+    NotFound,
+    #[error("the API request failed: {0}")]
+    Api(String),
+}
+
+impl PersistError {
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Conflict { .. } => "Conflict",
+            Self::NotFound => "NotFound",
+            Self::Api(_) => "ApiError",
+        }
+    }
+}
+
+/// Why any other effect failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EffectError {
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("the API request failed: {0}")]
+    Api(String),
+}
+
+impl EffectError {
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::NotFound(_) => "NotFound",
+            Self::Api(_) => "ApiError",
+        }
+    }
+}
+
+/// `status.operationLock` as read, with the resourceVersion the next write must be conditioned on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersistedLock {
+    pub resource_version: String,
+    pub lock: Option<openbao_crds::OperationLock>,
+}
+
+/// Reads and writes `status.operationLock`. Only the cluster supervisor uses it.
+pub trait LockStore: Send + Sync {
+    fn read_lock<'a>(
+        &'a self,
+        cluster: &'a ClusterKey,
+    ) -> BoxFuture<'a, Result<PersistedLock, PersistError>>;
+
+    /// Writes `lock` (`None` clears it) only if the object still has `expected_resource_version`; returns the new
+    /// resourceVersion.
+    fn persist_lock<'a>(
+        &'a self,
+        cluster: &'a ClusterKey,
+        expected_resource_version: &'a str,
+        lock: Option<openbao_crds::OperationLock>,
+    ) -> BoxFuture<'a, Result<String, PersistError>>;
+}
+
+/// Where a Job stands, as a Job watcher or a direct read saw it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobState {
+    Active,
+    Succeeded {
+        finished_at: DateTime<Utc>,
+        /// The executor's report: the container's termination message.
+        termination_message: Option<String>,
+    },
+    Failed {
+        finished_at: DateTime<Utc>,
+        /// The Job's `Failed` condition reason, e.g. `DeadlineExceeded`, `BackoffLimitExceeded`.
+        job_reason: Option<String>,
+        termination_message: Option<String>,
+    },
+    /// The Job does not exist (deleted, or never created).
+    Missing,
+}
+
+impl JobState {
+    pub fn is_terminal(&self) -> bool {
+        !matches!(self, Self::Active)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobObservation {
+    pub job_name: String,
+    pub state: JobState,
+}
+
+/// Whether a lock holder still exists, for adopting a persisted lock.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HolderLiveness {
+    Active,
+    /// The holder ran to an end; for a Job, how it ended.
+    Finished(Option<JobObservation>),
+    Missing,
+}
+
+pub trait HolderProbe: Send + Sync {
+    fn probe_holder<'a>(
+        &'a self,
+        cluster: &'a ClusterKey,
+        holder: &'a HolderRef,
+    ) -> BoxFuture<'a, Result<HolderLiveness, EffectError>>;
+}
+
+/// What a backup Job is for; `src/` builds the Job (executor image, auth, target) from it and the cluster spec.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackupJobRequest {
+    pub job_name: String,
+    pub kind: BackupKind,
+    /// Fencing epoch of the lock grant the Job runs under.
+    pub epoch: u64,
+    /// The scheduled window (without jitter) of a scheduled backup.
+    pub scheduled_time: Option<DateTime<Utc>>,
+    /// The annotation token of a manual backup.
+    pub trigger: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobCreation {
+    Created,
+    /// A Job with this deterministic name exists already (e.g. created before an operator restart): it is the
+    /// same backup, so nothing is duplicated.
+    AlreadyExisted,
+}
+
+pub trait BackupJobs: Send + Sync {
+    fn create_backup_job<'a>(
+        &'a self,
+        cluster: &'a OpenBaoCluster,
+        request: &'a BackupJobRequest,
+    ) -> BoxFuture<'a, Result<JobCreation, EffectError>>;
+}
+
+/// A condition as the actor decided it; `src/` adds transition times (changed only when `status` changes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConditionUpdate {
+    pub type_: ClusterConditionType,
+    pub status: ConditionStatus,
+    pub reason: ClusterConditionReason,
+    pub message: String,
+}
+
+/// Writes `status.backup` (whole) and merges conditions by type.
+pub trait BackupStatusWriter: Send + Sync {
+    fn write_backup_status<'a>(
+        &'a self,
+        cluster: &'a ClusterKey,
+        status: &'a BackupStatus,
+        conditions: &'a [ConditionUpdate],
+    ) -> BoxFuture<'a, Result<(), EffectError>>;
+}
+
+/// Kubernetes Event reasons the actors emit on the OpenBaoCluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventReason {
+    BackupStarted,
+    BackupCompleted,
+    BackupFailed,
+    BackupSkipped,
+    OperationLockBlocked,
+    OperationLockReleased,
+}
+
+impl EventReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BackupStarted => "BackupStarted",
+            Self::BackupCompleted => "BackupCompleted",
+            Self::BackupFailed => "BackupFailed",
+            Self::BackupSkipped => "BackupSkipped",
+            Self::OperationLockBlocked => "OperationLockBlocked",
+            Self::OperationLockReleased => "OperationLockReleased",
+        }
+    }
+
+    /// Kubernetes event type: failures and skipped work are `Warning`, the rest `Normal`.
+    pub fn is_warning(self) -> bool {
+        matches!(
+            self,
+            Self::BackupFailed | Self::BackupSkipped | Self::OperationLockBlocked
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterEvent {
+    pub reason: EventReason,
+    pub message: String,
+}
+
+pub trait EventRecorder: Send + Sync {
+    fn record<'a>(
+        &'a self,
+        cluster: &'a ClusterKey,
+        event: &'a ClusterEvent,
+    ) -> BoxFuture<'a, Result<(), EffectError>>;
+}
+
+/// Everything an actor needs from outside, cloned into each actor of every cluster.
+#[derive(Clone)]
+pub struct ClusterEffects {
+    pub locks: Arc<dyn LockStore>,
+    pub holders: Arc<dyn HolderProbe>,
+    pub jobs: Arc<dyn BackupJobs>,
+    pub backup_status: Arc<dyn BackupStatusWriter>,
+    pub events: Arc<dyn EventRecorder>,
+    pub clock: Arc<dyn Clock>,
+    pub metrics: Arc<dyn ActorMetrics>,
+}
+
+impl ClusterEffects {
+    /// Records an event; a failure to record is logged, never fatal: events are an audit aid, status is the truth.
+    pub async fn emit(&self, cluster: &ClusterKey, reason: EventReason, message: String) {
+        let event = ClusterEvent { reason, message };
+        if let Err(error) = self.events.record(cluster, &event).await {
+            tracing::warn!(%cluster, event = reason.as_str(), %error, "could not record event");
+        }
+    }
+}

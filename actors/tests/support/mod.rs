@@ -1,0 +1,366 @@
+//! In-memory fakes of the effects traits, with real API semantics where the actors depend on them: every write
+//! bumps the resourceVersion and a lock write with a stale one is a conflict. Tests wait on state changes with a
+//! deadline, never with sleeps.
+
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeZone, Utc};
+use futures::future::BoxFuture;
+use openbao_actors::clock::ManualClock;
+use openbao_actors::cluster_key::ClusterKey;
+use openbao_actors::effects::{
+    BackupJobRequest, BackupJobs, BackupStatusWriter, ClusterEffects, ClusterEvent,
+    ConditionUpdate, EffectError, EventReason, EventRecorder, HolderLiveness, HolderProbe,
+    JobCreation, JobObservation, JobState, LockStore, PersistError, PersistedLock,
+};
+use openbao_actors::holder::HolderRef;
+use openbao_actors::metrics::{ActorKind, ActorMetrics};
+use openbao_actors::supervisor::{
+    ClusterSupervisor, SupervisorArgs, SupervisorMsg, SupervisorSnapshot,
+};
+use openbao_crds::{BackupStatus, OpenBaoCluster, Operation};
+use ractor::{Actor, ActorRef};
+use tokio::sync::watch;
+
+pub const NAMESPACE: &str = "vault";
+pub const NAME: &str = "prod";
+const WAIT: Duration = Duration::from_secs(30);
+
+/// 2026-03-02 at `h:m` UTC.
+pub fn at(h: u32, m: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 3, 2, h, m, 0).unwrap()
+}
+
+pub fn key() -> ClusterKey {
+    ClusterKey::new(NAMESPACE, NAME)
+}
+
+#[derive(Debug, Default)]
+pub struct World {
+    pub resource_version: u64,
+    pub lock: Option<openbao_crds::OperationLock>,
+    pub persist_calls: usize,
+    /// Next lock writes that fail with a conflict as if another writer got in first.
+    pub conflicts_to_inject: usize,
+    pub jobs: BTreeMap<String, JobState>,
+    pub created: Vec<BackupJobRequest>,
+    /// Next Job creations that panic inside the effect call.
+    pub panics_on_create: usize,
+    pub active_restores: BTreeSet<String>,
+    pub backup_status: Option<BackupStatus>,
+    pub conditions: Vec<ConditionUpdate>,
+    pub events: Vec<ClusterEvent>,
+    pub restarts: Vec<ActorKind>,
+    pub removed_series: Vec<ClusterKey>,
+}
+
+impl World {
+    pub fn events_with(&self, reason: EventReason) -> Vec<&ClusterEvent> {
+        self.events.iter().filter(|e| e.reason == reason).collect()
+    }
+
+    pub fn created_names(&self) -> Vec<String> {
+        self.created.iter().map(|r| r.job_name.clone()).collect()
+    }
+
+    pub fn holder(&self) -> Option<(String, i64)> {
+        self.lock.as_ref().map(|l| (l.holder.clone(), l.epoch))
+    }
+}
+
+pub struct FakeCluster {
+    world: Mutex<World>,
+    changed: watch::Sender<u64>,
+    pub clock: Arc<ManualClock>,
+}
+
+impl FakeCluster {
+    pub fn new(now: DateTime<Utc>) -> Arc<Self> {
+        Arc::new(Self {
+            world: Mutex::new(World {
+                resource_version: 1,
+                ..World::default()
+            }),
+            changed: watch::channel(0).0,
+            clock: Arc::new(ManualClock::new(now)),
+        })
+    }
+
+    pub fn effects(self: &Arc<Self>) -> ClusterEffects {
+        ClusterEffects {
+            locks: self.clone(),
+            holders: self.clone(),
+            jobs: self.clone(),
+            backup_status: self.clone(),
+            events: self.clone(),
+            clock: self.clock.clone(),
+            metrics: self.clone(),
+        }
+    }
+
+    pub fn world(&self) -> MutexGuard<'_, World> {
+        self.world
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Changes the world as a test step (e.g. another writer) and wakes waiters.
+    pub fn update(&self, change: impl FnOnce(&mut World)) {
+        change(&mut self.world());
+        self.changed.send_modify(|version| *version += 1);
+    }
+
+    /// Waits until `check` returns `Some`, failing with `what` and the world's state after a generous deadline.
+    pub async fn wait_for<T>(&self, what: &str, mut check: impl FnMut(&World) -> Option<T>) -> T {
+        let mut changes = self.changed.subscribe();
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            if let Some(found) = check(&self.world()) {
+                return found;
+            }
+            if tokio::time::timeout_at(deadline, changes.changed())
+                .await
+                .is_err()
+            {
+                panic!("timed out waiting for {what}; world: {:#?}", *self.world());
+            }
+        }
+    }
+
+    pub async fn wait_until(&self, what: &str, mut check: impl FnMut(&World) -> bool) {
+        self.wait_for(what, |world| check(world).then_some(()))
+            .await
+    }
+
+    pub async fn start_supervisor(
+        self: &Arc<Self>,
+        cluster: OpenBaoCluster,
+    ) -> ActorRef<SupervisorMsg> {
+        let args = SupervisorArgs {
+            key: key(),
+            cluster: Arc::new(cluster),
+            effects: self.effects(),
+            mailbox: Default::default(),
+        };
+        let (supervisor, _) = Actor::spawn(None, ClusterSupervisor, args)
+            .await
+            .expect("supervisor starts");
+        supervisor
+    }
+}
+
+pub async fn inspect(supervisor: &ActorRef<SupervisorMsg>) -> SupervisorSnapshot {
+    ractor::call_t!(supervisor, SupervisorMsg::Inspect, 10_000).expect("supervisor answers")
+}
+
+fn ready<'a, T: Send + 'a>(value: T) -> BoxFuture<'a, T> {
+    Box::pin(async move { value })
+}
+
+impl LockStore for FakeCluster {
+    fn read_lock<'a>(
+        &'a self,
+        _: &'a ClusterKey,
+    ) -> BoxFuture<'a, Result<PersistedLock, PersistError>> {
+        let world = self.world();
+        ready(Ok(PersistedLock {
+            resource_version: world.resource_version.to_string(),
+            lock: world.lock.clone(),
+        }))
+    }
+
+    fn persist_lock<'a>(
+        &'a self,
+        _: &'a ClusterKey,
+        expected: &'a str,
+        lock: Option<openbao_crds::OperationLock>,
+    ) -> BoxFuture<'a, Result<String, PersistError>> {
+        let mut result = Ok(String::new());
+        self.update(|world| {
+            world.persist_calls += 1;
+            if world.conflicts_to_inject > 0 {
+                world.conflicts_to_inject -= 1;
+                world.resource_version += 1;
+            }
+            if expected != world.resource_version.to_string() {
+                result = Err(PersistError::Conflict {
+                    expected: expected.to_string(),
+                });
+                return;
+            }
+            world.resource_version += 1;
+            world.lock = lock;
+            result = Ok(world.resource_version.to_string());
+        });
+        ready(result)
+    }
+}
+
+impl HolderProbe for FakeCluster {
+    fn probe_holder<'a>(
+        &'a self,
+        _: &'a ClusterKey,
+        holder: &'a HolderRef,
+    ) -> BoxFuture<'a, Result<HolderLiveness, EffectError>> {
+        let world = self.world();
+        let liveness = match holder {
+            HolderRef::BackupJob(job) => match world.jobs.get(job) {
+                Some(JobState::Active) => HolderLiveness::Active,
+                None | Some(JobState::Missing) => HolderLiveness::Missing,
+                Some(finished) => HolderLiveness::Finished(Some(JobObservation {
+                    job_name: job.clone(),
+                    state: finished.clone(),
+                })),
+            },
+            HolderRef::Restore(name) if world.active_restores.contains(name) => {
+                HolderLiveness::Active
+            }
+            _ => HolderLiveness::Missing,
+        };
+        ready(Ok(liveness))
+    }
+}
+
+impl BackupJobs for FakeCluster {
+    fn create_backup_job<'a>(
+        &'a self,
+        _: &'a OpenBaoCluster,
+        request: &'a BackupJobRequest,
+    ) -> BoxFuture<'a, Result<JobCreation, EffectError>> {
+        Box::pin(async move {
+            let panic_now = {
+                let mut world = self.world();
+                let panic_now = world.panics_on_create > 0;
+                world.panics_on_create = world.panics_on_create.saturating_sub(1);
+                panic_now
+            };
+            if panic_now {
+                panic!("injected panic while creating {}", request.job_name);
+            }
+            let mut creation = JobCreation::Created;
+            self.update(|world| {
+                if world.jobs.contains_key(&request.job_name) {
+                    creation = JobCreation::AlreadyExisted;
+                } else {
+                    world
+                        .jobs
+                        .insert(request.job_name.clone(), JobState::Active);
+                    world.created.push(request.clone());
+                }
+            });
+            Ok(creation)
+        })
+    }
+}
+
+impl BackupStatusWriter for FakeCluster {
+    fn write_backup_status<'a>(
+        &'a self,
+        _: &'a ClusterKey,
+        status: &'a BackupStatus,
+        conditions: &'a [ConditionUpdate],
+    ) -> BoxFuture<'a, Result<(), EffectError>> {
+        self.update(|world| {
+            // A status patch changes the object, so the supervisor's next lock write must re-read.
+            world.resource_version += 1;
+            world.backup_status = Some(status.clone());
+            world.conditions.extend(conditions.iter().cloned());
+        });
+        ready(Ok(()))
+    }
+}
+
+impl EventRecorder for FakeCluster {
+    fn record<'a>(
+        &'a self,
+        _: &'a ClusterKey,
+        event: &'a ClusterEvent,
+    ) -> BoxFuture<'a, Result<(), EffectError>> {
+        self.update(|world| world.events.push(event.clone()));
+        ready(Ok(()))
+    }
+}
+
+impl ActorMetrics for FakeCluster {
+    fn message_handled(&self, _: &ClusterKey, _: ActorKind, _: Duration) {}
+    fn mailbox_depth(&self, _: &ClusterKey, _: ActorKind, _: u64) {}
+    fn actor_restarted(&self, _: &ClusterKey, actor: ActorKind) {
+        self.update(|world| world.restarts.push(actor));
+    }
+    fn remove_cluster(&self, cluster: &ClusterKey) {
+        let cluster = cluster.clone();
+        self.update(|world| world.removed_series.push(cluster));
+    }
+}
+
+/// A cluster created on 2026-01-01 with a daily 03:00 UTC schedule and a one-hour starting deadline.
+pub fn cluster(
+    suspend: bool,
+    trigger: Option<&str>,
+    status_backup: Option<serde_json::Value>,
+) -> OpenBaoCluster {
+    let mut value = serde_json::json!({
+        "apiVersion": "openbao.org/v1alpha1",
+        "kind": "OpenBaoCluster",
+        "metadata": {
+            "name": NAME,
+            "namespace": NAMESPACE,
+            "creationTimestamp": "2026-01-01T00:00:00Z",
+            "resourceVersion": "1",
+        },
+        "spec": {
+            "version": "2.7.2",
+            "backup": {
+                "schedule": "0 3 * * *",
+                "suspend": suspend,
+                "target": { "provider": "s3", "bucket": "backups" },
+                "auth": { "jwt": { "role": "backup" } },
+            },
+        },
+    });
+    if let Some(token) = trigger {
+        value["metadata"]["annotations"] =
+            serde_json::json!({ "openbao.org/trigger-backup": token });
+    }
+    if let Some(backup) = status_backup {
+        value["status"] = serde_json::json!({ "backup": backup });
+    }
+    serde_json::from_value(value).expect("valid OpenBaoCluster")
+}
+
+/// A finished Job whose executor reported success for `key`.
+pub fn succeeded(job_name: &str, key: &str, finished_at: DateTime<Utc>) -> JobObservation {
+    JobObservation {
+        job_name: job_name.to_string(),
+        state: JobState::Succeeded {
+            finished_at,
+            termination_message: Some(
+                serde_json::json!({
+                    "outcome": "succeeded",
+                    "key": key,
+                    "size": 4096,
+                    "digest": "sha256:0f",
+                    "startedAt": (finished_at - chrono::Duration::seconds(40)).to_rfc3339(),
+                    "finishedAt": finished_at.to_rfc3339(),
+                    "durationSeconds": 40,
+                })
+                .to_string(),
+            ),
+        },
+    }
+}
+
+pub fn foreign_lock(operation: Operation, holder: &str, epoch: i64) -> openbao_crds::OperationLock {
+    openbao_crds::OperationLock {
+        operation,
+        holder: holder.to_string(),
+        message: None,
+        acquired_at: at(2, 0),
+        renewed_at: None,
+        epoch,
+    }
+}

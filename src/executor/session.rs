@@ -1,0 +1,149 @@
+//! Reaching the right node and logging in: ask any node for the leader, confirm the leader itself reports
+//! active (a standby may answer a snapshot request with an empty 200), then authenticate there.
+
+use super::config::{AuthConfig, CommonConfig};
+use super::stage::{AtStage, Failure, Reason, Stage};
+use crate::openbao::{HealthBody, LeaderBody, NodeState, OpenBaoClient, OpenBaoError};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LeaderError {
+    #[error("no active leader: sys/leader on {0} names none")]
+    NoLeader(String),
+    #[error("the leader {address} reports {state:?}, not active")]
+    NotActive { address: String, state: NodeState },
+}
+
+impl Reason for LeaderError {
+    fn reason(&self) -> &'static str {
+        match self {
+            Self::NoLeader(_) => "NoLeader",
+            Self::NotActive {
+                state: NodeState::Sealed,
+                ..
+            } => "LeaderSealed",
+            Self::NotActive { .. } => "LeaderNotActive",
+        }
+    }
+}
+
+/// Where to take the snapshot from, given the entry node's `sys/leader` answer.
+pub fn leader_address(entry_address: &str, leader: &LeaderBody) -> Result<String, LeaderError> {
+    if !leader.leader_address.is_empty() {
+        return Ok(leader.leader_address.trim_end_matches('/').to_owned());
+    }
+    if leader.is_self {
+        return Ok(entry_address.to_owned());
+    }
+    Err(LeaderError::NoLeader(entry_address.to_owned()))
+}
+
+pub fn require_active(address: &str, state: &NodeState) -> Result<(), LeaderError> {
+    match state {
+        NodeState::Active => Ok(()),
+        other => Err(LeaderError::NotActive {
+            address: address.to_owned(),
+            state: other.clone(),
+        }),
+    }
+}
+
+/// A client bound to the confirmed active node, and that node's health answer (cluster id, version).
+pub struct Leader {
+    pub client: OpenBaoClient,
+    pub health: HealthBody,
+}
+
+fn at_connect(err: OpenBaoError) -> Failure {
+    let stage = match err {
+        OpenBaoError::InvalidAddress { .. }
+        | OpenBaoError::InvalidCa(_)
+        | OpenBaoError::Client(_) => Stage::Config,
+        _ => Stage::Leader,
+    };
+    err.at(stage)
+}
+
+pub async fn find_leader(common: &CommonConfig) -> Result<Leader, Failure> {
+    let entry = OpenBaoClient::connect(&common.openbao_address, &common.openbao_tls)
+        .await
+        .map_err(at_connect)?;
+    let leader_body = entry.leader().await.map_err(|e| e.at(Stage::Leader))?;
+    let address = leader_address(entry.address(), &leader_body).map_err(|e| e.at(Stage::Leader))?;
+    let client = if address == entry.address() {
+        entry
+    } else {
+        OpenBaoClient::connect(&address, &common.openbao_tls)
+            .await
+            .map_err(at_connect)?
+    };
+    let health = client.health().await.map_err(|e| e.at(Stage::Leader))?;
+    require_active(&address, &health.state).map_err(|e| e.at(Stage::Leader))?;
+    tracing::info!(leader = %address, version = %health.body.version, "found the active leader");
+    Ok(Leader {
+        client,
+        health: health.body,
+    })
+}
+
+pub async fn login(client: OpenBaoClient, auth: &AuthConfig) -> Result<OpenBaoClient, Failure> {
+    match auth {
+        AuthConfig::Token(token) => Ok(client.with_token(token.clone())),
+        AuthConfig::Jwt { mount, role, jwt } => {
+            let token = client.login_jwt(mount, role, jwt).await.map_err(|err| {
+                let mut failure = err.at(Stage::Auth);
+                if failure.reason != "OpenBaoUnreachable" {
+                    failure.reason = "LoginRejected";
+                }
+                failure
+            })?;
+            tracing::info!(%mount, %role, "logged in with JWT");
+            Ok(client.with_token(token))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leader(address: &str, is_self: bool) -> LeaderBody {
+        LeaderBody {
+            ha_enabled: true,
+            is_self,
+            leader_address: address.to_owned(),
+        }
+    }
+
+    #[test]
+    fn the_named_leader_wins_over_the_entry_node() {
+        let entry = "http://127.0.0.1:8200";
+        assert_eq!(
+            leader_address(entry, &leader("http://127.0.0.1:8210/", false)).unwrap(),
+            "http://127.0.0.1:8210"
+        );
+        assert_eq!(leader_address(entry, &leader("", true)).unwrap(), entry);
+        assert_eq!(
+            leader_address(entry, &leader("", false)),
+            Err(LeaderError::NoLeader(entry.to_owned()))
+        );
+    }
+
+    #[test]
+    fn only_an_active_node_is_accepted() {
+        assert!(require_active("a", &NodeState::Active).is_ok());
+        for state in [
+            NodeState::Standby,
+            NodeState::Sealed,
+            NodeState::Uninitialized,
+            NodeState::Unavailable { status: 500 },
+        ] {
+            let err = require_active("a", &state).unwrap_err();
+            let expected = if state == NodeState::Sealed {
+                "LeaderSealed"
+            } else {
+                "LeaderNotActive"
+            };
+            assert_eq!(err.reason(), expected);
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! The non-secret `EXECUTOR_*` variables of a backup Job, from `spec` and the actor's request. Names and meanings
+//! follow the executor's documented contract (`docs/executor.md`).
+
+use k8s_openapi::api::core::v1::EnvVar;
+use openbao_actors::effects::BackupJobRequest;
+use openbao_crds::{BackupSpec, StorageProvider};
+
+use super::file_inputs::env;
+use super::metadata::ClusterIdentity;
+use super::{JobBuildError, REPORT_PATH};
+
+pub fn backup_env(
+    identity: &ClusterIdentity<'_>,
+    endpoint: String,
+    tls_server_name: Option<&str>,
+    backup: &BackupSpec,
+    request: &BackupJobRequest,
+) -> Result<Vec<EnvVar>, JobBuildError> {
+    let mut vars = vec![
+        env("EXECUTOR_NAMESPACE", identity.namespace),
+        env("EXECUTOR_CLUSTER", identity.name),
+        env("EXECUTOR_KIND", request.kind.as_str()),
+        env("EXECUTOR_OPENBAO_ADDR", endpoint),
+        env("EXECUTOR_REPORT_PATH", REPORT_PATH),
+    ];
+    if let Some(server_name) = tls_server_name {
+        vars.push(env("EXECUTOR_OPENBAO_TLS_SERVER_NAME", server_name));
+    }
+    if let Some(jwt) = &backup.auth.jwt {
+        vars.push(env("EXECUTOR_AUTH_JWT_MOUNT", &jwt.mount_path));
+        vars.push(env("EXECUTOR_AUTH_JWT_ROLE", &jwt.role));
+    }
+    vars.extend(store_env(backup)?);
+    if let Some(retention) = &backup.retention {
+        let json = serde_json::to_string(retention)
+            .map_err(|error| JobBuildError::Retention(error.to_string()))?;
+        vars.push(env("EXECUTOR_RETENTION", json));
+        // Daily/weekly/monthly buckets are days of the schedule's zone, not of UTC.
+        vars.push(env("EXECUTOR_RETENTION_TIME_ZONE", &backup.time_zone));
+    }
+    Ok(vars)
+}
+
+fn store_env(backup: &BackupSpec) -> Result<Vec<EnvVar>, JobBuildError> {
+    let target = &backup.target;
+    let mut vars = vec![
+        env("EXECUTOR_STORE_PROVIDER", target.provider.as_str()),
+        env("EXECUTOR_STORE_BUCKET", &target.bucket),
+    ];
+    if let Some(prefix) = &target.path_prefix {
+        vars.push(env("EXECUTOR_STORE_PATH_PREFIX", prefix));
+    }
+    match target.provider {
+        StorageProvider::S3 => {
+            if let Some(s3) = &target.s3 {
+                if let Some(endpoint) = &s3.endpoint {
+                    vars.push(env("EXECUTOR_STORE_ENDPOINT", endpoint));
+                }
+                if let Some(region) = &s3.region {
+                    vars.push(env("EXECUTOR_STORE_REGION", region));
+                }
+                if s3.force_path_style {
+                    vars.push(env("EXECUTOR_STORE_FORCE_PATH_STYLE", "true"));
+                }
+            }
+        }
+        StorageProvider::Gcs => {
+            if let Some(endpoint) = target.gcs.as_ref().and_then(|gcs| gcs.endpoint.as_ref()) {
+                vars.push(env("EXECUTOR_STORE_ENDPOINT", endpoint));
+            }
+        }
+        StorageProvider::Azure => {
+            let azure = target
+                .azure
+                .as_ref()
+                .ok_or(JobBuildError::AzureAccountMissing)?;
+            vars.push(env("EXECUTOR_STORE_AZURE_ACCOUNT", &azure.storage_account));
+            if let Some(endpoint) = &azure.endpoint {
+                vars.push(env("EXECUTOR_STORE_ENDPOINT", endpoint));
+            }
+        }
+    }
+    Ok(vars)
+}

@@ -1,0 +1,155 @@
+//! `openbao_operation_lock_*`: which operation holds each cluster (from `status.operationLock`), and the grants
+//! and denials this replica decided. Grants are counted where the lock is persisted: a write whose epoch is above
+//! the last one read or written for the cluster is a grant; the same epoch again is a renewal.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use openbao_actors::cluster_key::ClusterKey;
+use openbao_crds::{OperationLock, Operation};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+use super::labels::{ClusterLabels, OPERATIONS, OperationLabels};
+
+pub struct LockMetrics {
+    held: Family<OperationLabels, Gauge>,
+    epoch: Family<ClusterLabels, Gauge>,
+    grants: Family<OperationLabels, Counter>,
+    denials: Family<ClusterLabels, Counter>,
+    /// Highest epoch read or written per cluster: the baseline that tells a grant from a renewal.
+    known_epochs: Mutex<HashMap<ClusterKey, i64>>,
+}
+
+impl LockMetrics {
+    pub fn register(registry: &mut Registry) -> Self {
+        let metrics = Self {
+            held: Family::default(),
+            epoch: Family::default(),
+            grants: Family::default(),
+            denials: Family::default(),
+            known_epochs: Mutex::new(HashMap::new()),
+        };
+        registry.register(
+            "openbao_operation_lock_held",
+            "1 for the operation holding the cluster's operation lock, 0 for the others",
+            metrics.held.clone(),
+        );
+        registry.register(
+            "openbao_operation_lock_epoch",
+            "Fencing epoch of the newest operation lock grant",
+            metrics.epoch.clone(),
+        );
+        registry.register(
+            "openbao_operation_lock_grants",
+            "Operation lock grants persisted by this operator replica",
+            metrics.grants.clone(),
+        );
+        registry.register(
+            "openbao_operation_lock_denials",
+            "Backups that found the operation lock held by another operation",
+            metrics.denials.clone(),
+        );
+        metrics
+    }
+
+    fn epochs(&self) -> std::sync::MutexGuard<'_, HashMap<ClusterKey, i64>> {
+        self.known_epochs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// `status.operationLock` as the watch or a read delivered it.
+    pub fn observe(&self, key: &ClusterKey, lock: Option<&OperationLock>) {
+        for operation in OPERATIONS {
+            let held = lock.is_some_and(|lock| lock.operation == operation);
+            self.held
+                .get_or_create(&OperationLabels::new(key, operation))
+                .set(i64::from(held));
+        }
+        if let Some(lock) = lock {
+            self.epoch
+                .get_or_create(&ClusterLabels::from(key))
+                .set(lock.epoch);
+            let mut epochs = self.epochs();
+            let known = epochs.entry(key.clone()).or_insert(lock.epoch);
+            *known = (*known).max(lock.epoch);
+        }
+    }
+
+    /// A successful lock write by this replica.
+    pub fn persisted(&self, key: &ClusterKey, lock: Option<&OperationLock>) {
+        if let Some(lock) = lock {
+            let is_grant = {
+                let mut epochs = self.epochs();
+                let known = epochs.entry(key.clone()).or_insert(0);
+                let is_grant = lock.epoch > *known;
+                *known = (*known).max(lock.epoch);
+                is_grant
+            };
+            if is_grant {
+                self.grants
+                    .get_or_create(&OperationLabels::new(key, lock.operation))
+                    .inc();
+            }
+        }
+        self.observe(key, lock);
+    }
+
+    pub fn denied(&self, key: &ClusterKey) {
+        self.denials.get_or_create(&ClusterLabels::from(key)).inc();
+    }
+
+    pub fn grants(&self, key: &ClusterKey, operation: Operation) -> u64 {
+        self.grants
+            .get(&OperationLabels::new(key, operation))
+            .map_or(0, |counter| counter.get())
+    }
+
+    pub fn remove(&self, key: &ClusterKey) {
+        for operation in OPERATIONS {
+            let labels = OperationLabels::new(key, operation);
+            self.held.remove(&labels);
+            self.grants.remove(&labels);
+        }
+        let labels = ClusterLabels::from(key);
+        self.epoch.remove(&labels);
+        self.denials.remove(&labels);
+        self.epochs().remove(key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+
+    fn lock(operation: Operation, epoch: i64) -> OperationLock {
+        OperationLock {
+            operation,
+            holder: "backup/j".into(),
+            message: None,
+            acquired_at: Utc::now(),
+            renewed_at: None,
+            epoch,
+        }
+    }
+
+    #[test]
+    fn grants_count_new_epochs_only() {
+        let metrics = LockMetrics::register(&mut Registry::default());
+        let key = ClusterKey::new("ns", "c");
+        // Adopted at start: epoch 4 exists already, not a grant of this replica.
+        metrics.observe(&key, Some(&lock(Operation::Backup, 4)));
+        metrics.persisted(&key, Some(&lock(Operation::Backup, 4)));
+        assert_eq!(metrics.grants(&key, Operation::Backup), 0, "a renewal");
+        metrics.persisted(&key, None);
+        metrics.persisted(&key, Some(&lock(Operation::Restore, 5)));
+        assert_eq!(metrics.grants(&key, Operation::Restore), 1);
+        metrics.persisted(&key, Some(&lock(Operation::Restore, 5)));
+        assert_eq!(metrics.grants(&key, Operation::Restore), 1);
+    }
+}

@@ -1,0 +1,221 @@
+//! What the executor must never do: snapshot a standby, record an empty or damaged snapshot, call OpenBao with
+//! an unverified snapshot, leave partial objects behind, prune after a failure, or print a credential.
+
+mod executor_support;
+
+use std::time::{Duration, Instant};
+
+use executor_support::lying_node::LyingNode;
+use executor_support::{
+    ExecutorEnv, cluster_prefix, keys, read, write, write_incompressible_secrets,
+};
+use openbao_test_harness::{
+    BACKUP_POLICY, BACKUP_POLICY_NAME, OpenBaoCluster, OpenBaoOptions, OpenBaoProxy,
+    RESTORE_POLICY, RESTORE_POLICY_NAME, S3Options, S3Server, StoreProvider, TestStore,
+};
+use reqwest::Method;
+
+const SNAPSHOT_PATH: &str = "/v1/sys/storage/raft/snapshot";
+
+async fn token_for(cluster: &OpenBaoCluster, policy_name: &str, policy: &str) -> String {
+    cluster.write_policy(policy_name, policy).await.unwrap();
+    cluster.create_token(&[policy_name]).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_requested_through_a_standby_comes_from_the_leader() {
+    let cluster = OpenBaoCluster::start(3, OpenBaoOptions::default())
+        .await
+        .expect("cluster");
+    let leader = cluster.leader_index().await.unwrap();
+    let standby = (0..3).find(|i| *i != leader).unwrap();
+    let proxy = OpenBaoProxy::start(&cluster.node_addr(standby)).unwrap();
+    let store = TestStore::start(StoreProvider::S3).await.unwrap();
+    let mut env = ExecutorEnv::new(&proxy.addr(), &store);
+    env.with_token(&token_for(&cluster, BACKUP_POLICY_NAME, BACKUP_POLICY).await);
+
+    let outcome = env.run(&["backup"]).await;
+    outcome.assert_success();
+    assert_eq!(
+        proxy.count(&Method::GET, "/v1/sys/leader"),
+        1,
+        "{:?}",
+        proxy.requests()
+    );
+    assert_eq!(
+        proxy.count(&Method::GET, SNAPSHOT_PATH),
+        0,
+        "the standby was asked for the snapshot"
+    );
+    let health = cluster.health(leader).await.unwrap();
+    assert_eq!(
+        outcome.report["clusterId"].as_str(),
+        health.cluster_id.as_deref()
+    );
+    assert!(outcome.report["raftIndex"].as_u64().unwrap() > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_snapshot_answer_is_never_recorded() {
+    let node = LyingNode::start().await;
+    let store = TestStore::start(StoreProvider::S3).await.unwrap();
+    let objects = store.object_store().unwrap();
+    let mut env = ExecutorEnv::new(node.addr(), &store);
+    env.with_token("s.not-a-real-token-but-secret");
+
+    let outcome = env.run(&["backup"]).await;
+    outcome.assert_failed_at("verify", 7);
+    assert_eq!(outcome.reason(), "SnapshotEmpty");
+    assert!(
+        node.paths().iter().any(|p| p == SNAPSHOT_PATH),
+        "{:?}",
+        node.paths()
+    );
+    assert_eq!(
+        keys(&objects).await,
+        Vec::<String>::new(),
+        "nothing may be stored"
+    );
+    if let TestStore::S3(server) = &store {
+        let root = server.bucket_dir().parent().unwrap().to_owned();
+        let uploads: Vec<_> = std::fs::read_dir(root)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with(".upload"))
+            .collect();
+        assert!(
+            uploads.is_empty(),
+            "not even a multipart upload is started: {uploads:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flipped_byte_fails_verification_before_any_openbao_call() {
+    let cluster = OpenBaoCluster::start(1, OpenBaoOptions::default())
+        .await
+        .expect("cluster");
+    cluster.write_secrets("bulk", 200, 256).await.unwrap();
+    let store = TestStore::start(StoreProvider::S3).await.unwrap();
+    let objects = store.object_store().unwrap();
+    let mut backup = ExecutorEnv::new(&cluster.node_addr(0), &store);
+    backup.with_token(&token_for(&cluster, BACKUP_POLICY_NAME, BACKUP_POLICY).await);
+    let key = backup.run(&["backup"]).await.assert_success().key();
+
+    let mut bytes = read(&objects, &key).await;
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x01;
+    write(&objects, &key, bytes).await;
+
+    let proxy = OpenBaoProxy::start(&cluster.node_addr(0)).unwrap();
+    let mut restore = ExecutorEnv::new(&proxy.addr(), &store);
+    restore
+        .with_token(&token_for(&cluster, RESTORE_POLICY_NAME, RESTORE_POLICY).await)
+        .set("EXECUTOR_KEY", &key);
+    for flags in [&["restore"][..], &["restore", "--force"][..]] {
+        let outcome = restore.run(flags).await;
+        outcome.assert_failed_at("verify", 7);
+        assert!(
+            proxy.restore_calls().is_empty(),
+            "a restore call reached OpenBao"
+        );
+        assert_eq!(
+            proxy.requests(),
+            vec![],
+            "OpenBao was contacted before verification finished"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_dies_during_upload_leaves_nothing_and_prunes_nothing() {
+    let cluster = OpenBaoCluster::start(1, OpenBaoOptions::default())
+        .await
+        .expect("cluster");
+    // About 25 MB of snapshot: several 5 MiB parts, seconds of work for a debug build.
+    write_incompressible_secrets(&cluster, "big", 120, 200 * 1024).await;
+    let mut store = TestStore::S3(S3Server::start(S3Options::default()).unwrap());
+    let mut env = ExecutorEnv::new(&cluster.node_addr(0), &store);
+    env.set("EXECUTOR_UPLOAD_CONCURRENCY", "1")
+        .set("EXECUTOR_RETENTION", r#"{"keepLast":1,"keepPreUpgrade":1}"#)
+        .with_token(&token_for(&cluster, BACKUP_POLICY_NAME, BACKUP_POLICY).await);
+    let TestStore::S3(server) = &mut store else {
+        unreachable!()
+    };
+
+    // Three older recovery points that keepLast=1 would delete if retention ran.
+    let objects = server.object_store().unwrap();
+    let old_keys = seed_recovery_points(&objects, 3).await;
+    let before = server.list_keys();
+
+    let mut child = env.spawn(&["backup"]);
+    let uploads_root = server.bucket_dir().parent().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let part_written = std::fs::read_dir(&uploads_root)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .any(|e| e.file_name().to_string_lossy().contains(".part-"));
+        if part_written {
+            break;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the backup ended before a part was uploaded"
+        );
+        assert!(Instant::now() < deadline, "no part was uploaded in time");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    server.stop();
+
+    let output = tokio::time::timeout(Duration::from_secs(300), child.wait_with_output())
+        .await
+        .expect("executor exits after the store died")
+        .unwrap();
+    let outcome = env.outcome(
+        output.status.code().unwrap_or(-1),
+        output.stdout,
+        output.stderr,
+    );
+    outcome.assert_failed_at("storage", 6);
+    let after = server.list_keys();
+    assert_eq!(
+        after, before,
+        "no snapshot or manifest was added, nothing was pruned"
+    );
+    for key in old_keys {
+        assert!(after.contains(&key), "{key} was pruned");
+    }
+    assert!(outcome.report.get("deletedKeys").is_none());
+}
+
+/// Writes `count` synthetic recovery points (small archives with manifests), oldest first; returns their keys.
+async fn seed_recovery_points(
+    objects: &std::sync::Arc<dyn object_store::ObjectStore>,
+    count: usize,
+) -> Vec<String> {
+    let mut keys = Vec::new();
+    for n in 0..count {
+        let key = format!(
+            "{}2026010{}T000000Z-scheduled-0000000{n}.snap",
+            cluster_prefix(),
+            n + 1
+        );
+        let bytes = format!("synthetic snapshot {n}").into_bytes();
+        let manifest = serde_json::json!({
+            "formatVersion": 1, "key": key, "digest": format!("sha256:{}", "0".repeat(64)), "size": bytes.len(),
+            "clusterId": "c", "version": "2.7.2", "raftIndex": 1, "raftTerm": 1,
+            "created": format!("2026-01-0{}T00:00:00Z", n + 1), "operatorVersion": "0.1.0", "kind": "scheduled",
+            "namespace": executor_support::NAMESPACE, "cluster": executor_support::CLUSTER,
+        });
+        write(objects, &key, bytes).await;
+        write(
+            objects,
+            &format!("{key}.json"),
+            serde_json::to_vec(&manifest).unwrap(),
+        )
+        .await;
+        keys.push(key);
+    }
+    keys
+}
