@@ -164,3 +164,18 @@ async fn another_clusters_snapshot_needs_force_and_leaves_the_cluster_sealed() {
         .unwrap();
     assert_eq!(answer.json()["data"]["data"], json!({"from": "source"}));
 }
+
+#[test]
+fn the_token_scan_recognises_openbao_tokens() {
+    use executor_support::find_openbao_token;
+    assert_eq!(
+        find_openbao_token("token s.df19zUEHjVaDJ6nYXrV8Btww here"),
+        Some("s.df19zUEHjVaDJ6nYXrV8Btww")
+    );
+    assert_eq!(
+        find_openbao_token("\"b.AAAAAAAAAAAAAAAAAAAAAAAA\""),
+        Some("b.AAAAAAAAAAAAAAAAAAAAAAAA")
+    );
+    assert_eq!(find_openbao_token("digest sha256:0123 s.short"), None);
+    assert_eq!(find_openbao_token("ns.df19zUEHjVaDJ6nYXrV8Btww"), None);
+}

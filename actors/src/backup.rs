@@ -5,6 +5,7 @@
 //! Job's end is a `JobObserved` forwarded by the supervisor, a lock release is `LockReleased`.
 
 pub mod decide;
+mod messages;
 pub mod naming;
 pub mod outcome;
 pub mod triggers;
@@ -36,6 +37,8 @@ use decide::{
 use outcome::{BackupOutcome, apply_outcome, outcome_of};
 use triggers::TriggerQueue;
 
+pub use messages::{BackupArgs, BackupMsg, BackupSummary, PreUpgradeResult, ResumedBackup};
+
 /// How long a lock request may wait for the supervisor (which may be retrying a conflicting write).
 const LOCK_CALL_TIMEOUT: Duration = Duration::from_secs(30);
 /// Retry delay after an API error (lock write, Job creation).
@@ -44,64 +47,6 @@ const RETRY_AFTER_ERROR: Duration = Duration::from_secs(15);
 const MAX_TIMER: Duration = Duration::from_secs(3600);
 /// Bound on decisions per message; each start or skip consumes one, so this only guards against a bug looping.
 const MAX_DECISIONS_PER_MESSAGE: usize = 16;
-
-/// A backup Job that was running when the actor (re)started, taken from the persisted lock.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResumedBackup {
-    pub job_name: String,
-    pub epoch: u64,
-    /// The Job ended already: record it and release the lock at once.
-    pub finished: Option<JobObservation>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PreUpgradeResult {
-    Succeeded {
-        job_name: String,
-        key: String,
-    },
-    Failed {
-        reason: String,
-        message: String,
-    },
-    /// Not attempted (no `spec.backup`, stale epoch, actor restarting).
-    Refused {
-        reason: String,
-    },
-}
-
-/// Outcome report to the supervisor.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BackupSummary {
-    pub job_name: String,
-    pub kind: BackupKind,
-    pub succeeded: bool,
-}
-
-pub enum BackupMsg {
-    ClusterObserved(Arc<OpenBaoCluster>),
-    JobObserved(JobObservation),
-    /// The next window's fire time may have come.
-    ScheduleTick,
-    /// Retry after an API error.
-    Retry,
-    /// The supervisor released the lock: a trigger that was denied may run now.
-    LockReleased,
-    PreUpgradeSnapshot {
-        upgrade_id: String,
-        epoch: u64,
-        reply: RpcReplyPort<PreUpgradeResult>,
-    },
-}
-
-pub struct BackupArgs {
-    pub key: ClusterKey,
-    pub cluster: Arc<OpenBaoCluster>,
-    pub effects: ClusterEffects,
-    pub supervisor: ActorRef<SupervisorMsg>,
-    pub resume: Option<ResumedBackup>,
-    pub mailbox: MailboxGauge,
-}
 
 struct RunningBackup {
     job_name: String,

@@ -5,7 +5,8 @@ mod support;
 use std::sync::Arc;
 
 use chrono::Duration;
-use openbao_actors::backup::naming::{trigger_job_name, window_job_name};
+use openbao_actors::backup::PreUpgradeResult;
+use openbao_actors::backup::naming::{pre_upgrade_job_name, trigger_job_name, window_job_name};
 use openbao_actors::effects::{EventReason, JobState};
 use openbao_actors::lock::AcquireRequest;
 use openbao_actors::manager::{ClusterManager, ManagerArgs, ManagerMsg};
@@ -472,4 +473,78 @@ async fn the_manager_routes_by_cluster_and_stops_a_deleted_clusters_supervisor()
         "a deletion is not a failure"
     );
     manager.stop(None);
+}
+
+#[tokio::test]
+async fn a_pre_upgrade_snapshot_runs_under_the_upgrades_lock_and_replies_when_done() {
+    let fake = FakeCluster::new(at(3, 4));
+    let supervisor = fake.start_supervisor(cluster(true, None, None)).await;
+    let LockReply::Granted { epoch } =
+        acquire(&supervisor, Operation::Upgrade, "upgrade/2.8.0").await
+    else {
+        panic!("upgrade lock not granted");
+    };
+
+    let stale = ractor::call_t!(
+        supervisor,
+        |reply| SupervisorMsg::PreUpgradeSnapshot {
+            upgrade_id: "2.8.0".into(),
+            epoch: epoch + 1,
+            reply
+        },
+        10_000
+    )
+    .unwrap();
+    assert!(
+        matches!(stale, PreUpgradeResult::Refused { .. }),
+        "{stale:?}"
+    );
+
+    let asker = supervisor.clone();
+    let answer = tokio::spawn(async move {
+        ractor::call_t!(
+            asker,
+            |reply| SupervisorMsg::PreUpgradeSnapshot {
+                upgrade_id: "2.8.0".into(),
+                epoch,
+                reply
+            },
+            60_000
+        )
+    });
+    let job = pre_upgrade_job_name(NAME, "2.8.0");
+    fake.wait_until("the pre-upgrade Job", |w| {
+        w.created_names() == [job.clone()]
+    })
+    .await;
+    {
+        let world = fake.world();
+        assert_eq!(world.created[0].kind, BackupKind::PreUpgrade);
+        assert_eq!(
+            world.created[0].epoch, epoch,
+            "runs under the upgrade's grant"
+        );
+        assert_eq!(world.holder(), Some(("upgrade/2.8.0".into(), 1)));
+    }
+    supervisor
+        .cast(SupervisorMsg::JobObserved(succeeded(
+            &job,
+            "k-pre",
+            at(3, 6),
+        )))
+        .unwrap();
+    let result = answer.await.unwrap().unwrap();
+    assert_eq!(
+        result,
+        PreUpgradeResult::Succeeded {
+            job_name: job,
+            key: "k-pre".into()
+        }
+    );
+    assert_eq!(
+        fake.world().holder(),
+        Some(("upgrade/2.8.0".into(), 1)),
+        "the backup does not release the upgrade's lock"
+    );
+    supervisor.stop(None);
 }

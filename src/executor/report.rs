@@ -51,6 +51,10 @@ pub struct Report {
     pub raft_term: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub created: Option<String>,
+    /// Restore only: seconds from start until OpenBao accepted the snapshot (the rest is OpenBao's own
+    /// post-restore work and the health wait).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restore_accepted_seconds: Option<f64>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub deleted_keys: Vec<String>,
     #[serde(skip_serializing_if = "is_zero")]

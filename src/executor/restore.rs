@@ -23,6 +23,7 @@ use crate::store::{self, StoreError};
 const HEALTH_POLL_INTERVAL: Duration = Duration::from_secs(1);
 
 pub async fn run(config: &RestoreConfig, report: &mut Report) -> Result<(), Failure> {
+    let started = Instant::now();
     let common = &config.common;
     let store = store::build(&common.store).map_err(|e| e.at(Stage::Config))?;
 
@@ -81,6 +82,7 @@ pub async fn run(config: &RestoreConfig, report: &mut Report) -> Result<(), Fail
             failure
         })?;
     let restored_at = Instant::now();
+    report.restore_accepted_seconds = Some(round_millis(started.elapsed()));
 
     match wait_for_cluster(&client, config.health_timeout).await? {
         NodeState::Sealed => {
@@ -94,6 +96,10 @@ pub async fn run(config: &RestoreConfig, report: &mut Report) -> Result<(), Fail
     }
     tracing::info!(%key, waited = ?restored_at.elapsed(), "restore finished");
     Ok(())
+}
+
+fn round_millis(elapsed: Duration) -> f64 {
+    (elapsed.as_secs_f64() * 1000.0).round() / 1000.0
 }
 
 /// The key and its manifest. For `latest`, the newest snapshot with a valid manifest under this cluster's prefix.

@@ -233,8 +233,32 @@ impl ExecutorEnv {
                 );
             }
         }
+        for (what, text) in [
+            ("stdout", &outcome.stdout),
+            ("stderr", &outcome.stderr),
+            ("report", &outcome.report_text),
+        ] {
+            assert!(
+                find_openbao_token(text).is_none(),
+                "something shaped like an OpenBao token leaked into {what}:\n{text}"
+            );
+        }
         outcome
     }
+}
+
+/// OpenBao service and batch tokens are `s.`/`b.` followed by 24 letters and digits; the executor obtains one
+/// at login that the test never sees, so scan for the shape.
+pub fn find_openbao_token(text: &str) -> Option<&str> {
+    let bytes = text.as_bytes();
+    (0..bytes.len().saturating_sub(25)).find_map(|i| {
+        let starts_word = i == 0 || !bytes[i - 1].is_ascii_alphanumeric();
+        let prefix = matches!(bytes[i], b's' | b'b') && bytes[i + 1] == b'.';
+        let body = &bytes[i + 2..i + 26];
+        let ends_word = bytes.get(i + 26).is_none_or(|b| !b.is_ascii_alphanumeric());
+        (starts_word && prefix && ends_word && body.iter().all(u8::is_ascii_alphanumeric))
+            .then(|| &text[i..i + 26])
+    })
 }
 
 /// Configures JWT auth on `cluster` and returns a signer plus setup.

@@ -1,0 +1,87 @@
+//! `status.operationLock` persisted with a merge patch that carries `metadata.resourceVersion`: the API server
+//! applies it only to the version the supervisor decided on, and answers 409 otherwise.
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use kube::Api;
+use kube::api::Patch;
+use openbao_actors::cluster_key::ClusterKey;
+use openbao_actors::effects::{LockStore, PersistError, PersistedLock};
+use openbao_crds::{OpenBaoCluster, OperationLock};
+
+use super::patch_params;
+use super::api_error::ApiFailure;
+use crate::metrics::OperatorMetrics;
+use crate::operator::status_patch::lock_patch;
+
+pub struct KubeLockStore {
+    client: kube::Client,
+    metrics: Arc<OperatorMetrics>,
+}
+
+impl KubeLockStore {
+    pub fn new(client: kube::Client, metrics: Arc<OperatorMetrics>) -> Self {
+        Self { client, metrics }
+    }
+
+    fn api(&self, cluster: &ClusterKey) -> Api<OpenBaoCluster> {
+        Api::namespaced(self.client.clone(), &cluster.namespace)
+    }
+}
+
+fn persist_error(failure: ApiFailure, expected: &str) -> PersistError {
+    match failure {
+        ApiFailure::Conflict => PersistError::Conflict {
+            expected: expected.to_string(),
+        },
+        ApiFailure::NotFound => PersistError::NotFound,
+        other => PersistError::Api(other.message()),
+    }
+}
+
+impl LockStore for KubeLockStore {
+    fn read_lock<'a>(
+        &'a self,
+        cluster: &'a ClusterKey,
+    ) -> BoxFuture<'a, Result<PersistedLock, PersistError>> {
+        Box::pin(async move {
+            let object = self
+                .api(cluster)
+                .get(&cluster.name)
+                .await
+                .map_err(|error| persist_error(error.into(), ""))?;
+            let lock = object
+                .status
+                .as_ref()
+                .and_then(|status| status.operation_lock.clone());
+            self.metrics.lock.observe(cluster, lock.as_ref());
+            Ok(PersistedLock {
+                resource_version: object.metadata.resource_version.unwrap_or_default(),
+                lock,
+            })
+        })
+    }
+
+    fn persist_lock<'a>(
+        &'a self,
+        cluster: &'a ClusterKey,
+        expected_resource_version: &'a str,
+        lock: Option<OperationLock>,
+    ) -> BoxFuture<'a, Result<String, PersistError>> {
+        Box::pin(async move {
+            let patch = lock_patch(expected_resource_version, lock.as_ref());
+            let written = self
+                .api(cluster)
+                .patch_status(
+                    &cluster.name,
+                    &patch_params(),
+                    &Patch::Merge(&patch),
+                )
+                .await
+                .map_err(|error| persist_error(error.into(), expected_resource_version))?;
+            self.metrics.lock.persisted(cluster, lock.as_ref());
+            Ok(written.metadata.resource_version.unwrap_or_default())
+        })
+    }
+}

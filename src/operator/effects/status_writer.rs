@@ -1,0 +1,149 @@
+//! `status.backup` (written whole) and conditions (merged by type). The write is computed as a diff against the
+//! object just read, so repeating it patches nothing, and it is conditioned on that read's resourceVersion so a
+//! concurrent condition write by another actor is never lost (409 → read and diff again).
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use kube::Api;
+use kube::api::Patch;
+use openbao_actors::clock::Clock;
+use openbao_actors::cluster_key::ClusterKey;
+use openbao_actors::effects::{BackupStatusWriter, ConditionUpdate, EffectError};
+use openbao_crds::{BackupStatus, OpenBaoCluster};
+use serde_json::{Value, json};
+
+use super::api_error::ApiFailure;
+use super::patch_params;
+use crate::operator::status_patch::{merge_conditions, merge_diff};
+
+const MAX_ATTEMPTS: usize = 5;
+
+pub struct KubeStatusWriter {
+    client: kube::Client,
+    clock: Arc<dyn Clock>,
+}
+
+impl KubeStatusWriter {
+    pub fn new(client: kube::Client, clock: Arc<dyn Clock>) -> Self {
+        Self { client, clock }
+    }
+}
+
+/// The status patch for `current`, or `None` when it already shows `backup` and `conditions`.
+pub fn backup_status_patch(
+    current: &OpenBaoCluster,
+    backup: &BackupStatus,
+    conditions: &[ConditionUpdate],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<Value> {
+    let status = current.status.clone().unwrap_or_default();
+    let merged = merge_conditions(
+        &status.conditions,
+        conditions,
+        now,
+        current.metadata.generation,
+    );
+    let old = json!({
+        "backup": status.backup,
+        "conditions": status.conditions,
+    });
+    let new = json!({
+        "backup": backup,
+        "conditions": merged,
+    });
+    let diff = merge_diff(&old, &new)?;
+    Some(json!({
+        "metadata": {"resourceVersion": current.metadata.resource_version},
+        "status": diff,
+    }))
+}
+
+impl BackupStatusWriter for KubeStatusWriter {
+    fn write_backup_status<'a>(
+        &'a self,
+        cluster: &'a ClusterKey,
+        status: &'a BackupStatus,
+        conditions: &'a [ConditionUpdate],
+    ) -> BoxFuture<'a, Result<(), EffectError>> {
+        Box::pin(async move {
+            let api: Api<OpenBaoCluster> = Api::namespaced(self.client.clone(), &cluster.namespace);
+            let failed = |failure: ApiFailure| match failure {
+                ApiFailure::NotFound => EffectError::NotFound(format!("OpenBaoCluster {cluster}")),
+                other => EffectError::Api(other.message()),
+            };
+            for _ in 0..MAX_ATTEMPTS {
+                let current = api
+                    .get(&cluster.name)
+                    .await
+                    .map_err(|error| failed(error.into()))?;
+                let Some(patch) =
+                    backup_status_patch(&current, status, conditions, self.clock.now())
+                else {
+                    return Ok(());
+                };
+                match api
+                    .patch_status(&cluster.name, &patch_params(), &Patch::Merge(&patch))
+                    .await
+                {
+                    Ok(_) => return Ok(()),
+                    Err(error) => match ApiFailure::from(error) {
+                        ApiFailure::Conflict => continue,
+                        other => return Err(failed(other)),
+                    },
+                }
+            }
+            Err(EffectError::Api(format!(
+                "status of {cluster} kept changing; gave up after {MAX_ATTEMPTS} conflicts"
+            )))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use openbao_crds::conditions::{ClusterConditionReason, ClusterConditionType, ConditionStatus};
+
+    use super::*;
+
+    #[test]
+    fn writing_the_same_status_twice_patches_nothing() {
+        let mut cluster: OpenBaoCluster = serde_norway::from_str(
+            "apiVersion: openbao.org/v1alpha1\nkind: OpenBaoCluster\nmetadata: {name: c, namespace: ns, resourceVersion: '7', generation: 2}\nspec: {version: 2.4.1}\n",
+        )
+        .unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 3, 1, 2, 0, 0).unwrap();
+        let backup = BackupStatus {
+            consecutive_failures: 1,
+            next_scheduled_backup: Some(now),
+            ..BackupStatus::default()
+        };
+        let running = [ConditionUpdate {
+            type_: ClusterConditionType::BackingUp,
+            status: ConditionStatus::True,
+            reason: ClusterConditionReason::BackupRunning,
+            message: "job j".into(),
+        }];
+        let patch = backup_status_patch(&cluster, &backup, &running, now).expect("a first write");
+        assert_eq!(patch["metadata"]["resourceVersion"], "7");
+        assert_eq!(patch["status"]["backup"]["consecutiveFailures"], 1);
+        assert_eq!(patch["status"]["conditions"][0]["observedGeneration"], 2);
+
+        // Apply it the way the API server would, then write the same again: nothing to do.
+        let mut status = cluster.status.clone().unwrap_or_default();
+        status.backup = Some(backup.clone());
+        status.conditions = merge_conditions(&[], &running, now, Some(2));
+        cluster.status = Some(status);
+        let later = now + chrono::Duration::minutes(1);
+        assert_eq!(backup_status_patch(&cluster, &backup, &running, later), None);
+
+        // A cleared field is removed with null, not left behind.
+        let cleared = BackupStatus {
+            next_scheduled_backup: None,
+            ..backup
+        };
+        let patch = backup_status_patch(&cluster, &cleared, &[], later).unwrap();
+        assert_eq!(patch["status"], json!({"backup": {"nextScheduledBackup": null}}));
+    }
+}
