@@ -20,4 +20,6 @@ pub enum Command {
     /// Run a snapshot backup or restore (the program inside backup and restore Jobs).
     #[command(subcommand)]
     Executor(crate::executor::ExecutorCommand),
+    /// Run the operator: watch OpenBaoClusters, take part in leader election, schedule backup Jobs.
+    Run(crate::operator::RunArgs),
 }

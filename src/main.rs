@@ -14,5 +14,6 @@ fn main() -> std::process::ExitCode {
             }
         }
         Command::Executor(command) => openbao_operator::executor::main(command),
+        Command::Run(args) => openbao_operator::operator::main(args),
     }
 }

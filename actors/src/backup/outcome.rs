@@ -110,28 +110,30 @@ fn success_from_report(
         Some(Err(error)) => return unreadable(error.to_string()),
         Some(Ok(report)) => report,
     };
-    if report.outcome == Some(ReportOutcome::Failed) {
+    if matches!(
+        report.outcome,
+        Some(ReportOutcome::Failed | ReportOutcome::Unrecognized)
+    ) {
         return BackupOutcome::Failed {
             finished_at,
             reason: report.reason.unwrap_or_else(|| REASON_JOB_FAILED.into()),
             message: report.message.unwrap_or_default(),
         };
     }
+    let created = report.created_at();
     let (Some(key), Some(size), Some(digest)) = (report.key, report.size, report.digest) else {
         return unreadable("its report lacks key, size or digest".into());
     };
-    let finished_at = report.finished_at.unwrap_or(finished_at);
     let duration = report
         .duration_seconds
-        .map(|seconds| Duration::milliseconds((seconds * 1000.0).round() as i64))
-        .or_else(|| report.started_at.map(|started| finished_at - started));
+        .map(|seconds| Duration::milliseconds((seconds * 1000.0).round() as i64));
     BackupOutcome::Succeeded {
         point: RecoveryPoint {
             key,
-            time: report.started_at.unwrap_or(finished_at),
+            time: created.unwrap_or(finished_at),
             size: i64::try_from(size).unwrap_or(i64::MAX),
             digest,
-            kind: report.kind.unwrap_or(kind),
+            kind,
         },
         finished_at,
         duration,

@@ -8,10 +8,9 @@ fn t(minute: u32) -> DateTime<Utc> {
 
 fn success_message(key: &str, minute: u32) -> String {
     format!(
-        r#"{{"outcome":"succeeded","kind":"scheduled","key":"{key}","size":1234,"digest":"sha256:aa",
-            "startedAt":"{}","finishedAt":"{}","durationSeconds":185}}"#,
-        t(minute).to_rfc3339(),
-        (t(minute) + Duration::seconds(185)).to_rfc3339()
+        r#"{{"operation":"backup","outcome":"succeeded","key":"{key}","size":1234,"digest":"sha256:aa",
+            "created":"{}","durationSeconds":185.2}}"#,
+        t(minute).to_rfc3339()
     )
 }
 
@@ -53,7 +52,7 @@ fn a_success_records_key_size_digest_duration_and_resets_failures() {
     assert_eq!(status.last_backup_duration.as_deref(), Some("3m5s"));
     assert_eq!(
         status.last_success_time,
-        Some(t(0) + Duration::seconds(185))
+        Some(t(0) + Duration::seconds(190))
     );
     assert_eq!(status.consecutive_failures, 0);
     assert_eq!(status.recovery_points.len(), 1);

@@ -344,8 +344,8 @@ pub fn succeeded(job_name: &str, key: &str, finished_at: DateTime<Utc>) -> JobOb
                     "key": key,
                     "size": 4096,
                     "digest": "sha256:0f",
-                    "startedAt": (finished_at - chrono::Duration::seconds(40)).to_rfc3339(),
-                    "finishedAt": finished_at.to_rfc3339(),
+                    "operation": "backup",
+                    "created": (finished_at - chrono::Duration::seconds(40)).to_rfc3339(),
                     "durationSeconds": 40,
                 })
                 .to_string(),

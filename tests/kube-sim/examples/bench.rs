@@ -38,28 +38,51 @@ async fn main() -> anyhow::Result<()> {
         result?;
     }
     let create_secs = started.elapsed().as_secs_f64();
-    println!("create: {OBJECTS} objects in {create_secs:.2}s = {:.0} req/s (16 concurrent)", OBJECTS as f64 / create_secs);
+    println!(
+        "create: {OBJECTS} objects in {create_secs:.2}s = {:.0} req/s (16 concurrent)",
+        OBJECTS as f64 / create_secs
+    );
 
     let started = Instant::now();
     for _ in 0..20 {
         let listed = api.list(&ListParams::default()).await?;
         assert!(listed.items.len() >= OBJECTS);
     }
-    println!("list: 20 full lists of {OBJECTS} objects in {:.2}s = {:.1} ms/list", started.elapsed().as_secs_f64(), started.elapsed().as_secs_f64() * 1000.0 / 20.0);
+    println!(
+        "list: 20 full lists of {OBJECTS} objects in {:.2}s = {:.1} ms/list",
+        started.elapsed().as_secs_f64(),
+        started.elapsed().as_secs_f64() * 1000.0 / 20.0
+    );
 
-    let rv = api.list(&ListParams::default().limit(1)).await?.metadata.resource_version.unwrap_or_default();
+    let rv = api
+        .list(&ListParams::default().limit(1))
+        .await?
+        .metadata
+        .resource_version
+        .unwrap_or_default();
     let sent: Arc<Mutex<Vec<Option<Instant>>>> = Arc::new(Mutex::new(vec![None; UPDATES]));
     let latencies: Arc<Mutex<Vec<Duration>>> = Arc::new(Mutex::new(Vec::new()));
     let mut watchers = Vec::new();
     for _ in 0..WATCHERS {
-        let mut stream = api.watch(&WatchParams::default().timeout(290), &rv).await?.boxed();
+        let mut stream = api
+            .watch(&WatchParams::default().timeout(290), &rv)
+            .await?
+            .boxed();
         let sent = sent.clone();
         let latencies = latencies.clone();
         watchers.push(tokio::spawn(async move {
             let mut received = 0;
             while received < UPDATES {
-                let Some(Ok(WatchEvent::Modified(cm))) = stream.next().await else { continue };
-                let index: usize = cm.metadata.annotations.as_ref().and_then(|a| a.get("bench/seq")).and_then(|s| s.parse().ok()).unwrap_or(usize::MAX);
+                let Some(Ok(WatchEvent::Modified(cm))) = stream.next().await else {
+                    continue;
+                };
+                let index: usize = cm
+                    .metadata
+                    .annotations
+                    .as_ref()
+                    .and_then(|a| a.get("bench/seq"))
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(usize::MAX);
                 if let Some(Some(at)) = sent.lock().unwrap().get(index) {
                     latencies.lock().unwrap().push(at.elapsed());
                 }
@@ -70,8 +93,14 @@ async fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     for i in 0..UPDATES {
         sent.lock().unwrap()[i] = Some(Instant::now());
-        let patch = Patch::Merge(json!({"metadata": {"annotations": {"bench/seq": i.to_string()}}}));
-        api.patch(&format!("cm-{:04}", i % OBJECTS), &PatchParams::default(), &patch).await?;
+        let patch =
+            Patch::Merge(json!({"metadata": {"annotations": {"bench/seq": i.to_string()}}}));
+        api.patch(
+            &format!("cm-{:04}", i % OBJECTS),
+            &PatchParams::default(),
+            &patch,
+        )
+        .await?;
     }
     let patch_secs = started.elapsed().as_secs_f64();
     for watcher in watchers {
@@ -79,7 +108,10 @@ async fn main() -> anyhow::Result<()> {
     }
     let mut latencies = latencies.lock().unwrap().clone();
     latencies.sort();
-    println!("patch: {UPDATES} sequential patches with {WATCHERS} watchers open in {patch_secs:.2}s = {:.0} req/s", UPDATES as f64 / patch_secs);
+    println!(
+        "patch: {UPDATES} sequential patches with {WATCHERS} watchers open in {patch_secs:.2}s = {:.0} req/s",
+        UPDATES as f64 / patch_secs
+    );
     println!(
         "watch latency over {} deliveries: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         latencies.len(),

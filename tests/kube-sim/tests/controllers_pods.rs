@@ -304,3 +304,49 @@ async fn kubectl_logs_shows_a_running_pods_output() {
         );
     }
 }
+
+#[tokio::test]
+async fn stopping_the_simulator_kills_running_processes() {
+    let cluster = start().await;
+    let pods = cluster.api::<Pod>("default");
+    let spec = json!({
+        "restartPolicy": "Never",
+        "containers": [{"name": "main", "image": TEST_IMAGE, "args": ["pid", "sleep-until-killed"]}]
+    });
+    pods.create(&PostParams::default(), &pod("orphan", spec))
+        .await
+        .unwrap();
+    wait_for(&pods, "orphan", "Running", phase_is("Running")).await;
+    let log_file = cluster.log_file("default", "orphan", "main");
+    let deadline = std::time::Instant::now() + controllers_support::DEADLINE;
+    let pid = loop {
+        let log = std::fs::read_to_string(&log_file).unwrap_or_default();
+        if let Some(pid) = log.lines().find_map(|line| line.strip_prefix("pid=")) {
+            break pid.to_string();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the program never printed its pid"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let alive = |pid: &str| {
+        // A killed but not yet reaped process is a zombie: it no longer runs.
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+            stat.rsplit(')')
+                .next()
+                .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
+        })
+    };
+    assert!(alive(&pid));
+
+    drop(cluster);
+    let deadline = std::time::Instant::now() + controllers_support::DEADLINE;
+    while alive(&pid) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "process {pid} survived the simulator"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}

@@ -4,6 +4,7 @@
 //! - `cat PATH`: the file's contents on stdout
 //! - `env NAME`: `NAME=<value>` on stdout (`NAME is unset` when unset)
 //! - `pwd`: the working directory on stdout
+//! - `pid`: `pid=<process id>` on stdout
 //! - `write PATH TEXT`: writes TEXT to PATH (e.g. the termination-message file)
 //! - `fail-once PATH`: exits 1 if PATH does not exist yet (creating it), else goes on: fails the first run only
 //! - `sleep-until-killed`: prints `waiting for a signal` and blocks until a signal ends the process
@@ -46,6 +47,7 @@ fn main() -> ExitCode {
                     Err(_) => println!("{name} is unset"),
                 }
             }
+            "pid" => println!("pid={}", std::process::id()),
             "pwd" => println!(
                 "{}",
                 std::env::current_dir()

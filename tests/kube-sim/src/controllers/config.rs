@@ -91,8 +91,9 @@ impl fmt::Debug for ControllersConfig {
     }
 }
 
-/// Image → local executable. A key matches an image exactly or as a prefix; the longest matching key wins, so
-/// `quay.io/openbao/openbao` covers every tag while a full `name:tag` key can still override one tag.
+/// Image → local executable. A key matches an image exactly or as a prefix ending at a name boundary (`:`, `@`,
+/// `/`); the longest matching key wins, so `quay.io/openbao/openbao` covers every tag (but not
+/// `quay.io/openbao/openbao-ui`) while a full `name:tag` key can still override one tag.
 #[derive(Clone, Debug, Default)]
 pub struct ImageMap {
     executables: BTreeMap<String, PathBuf>,
@@ -107,10 +108,17 @@ impl ImageMap {
     pub fn resolve(&self, image: &str) -> Option<&Path> {
         self.executables
             .iter()
-            .filter(|(key, _)| image.starts_with(key.as_str()))
+            .filter(|(key, _)| covers(key, image))
             .max_by_key(|(key, _)| key.len())
             .map(|(_, executable)| executable.as_path())
     }
+}
+
+fn covers(key: &str, image: &str) -> bool {
+    let Some(rest) = image.strip_prefix(key) else {
+        return false;
+    };
+    rest.is_empty() || key.ends_with(['/', ':', '@']) || rest.starts_with([':', '@', '/'])
 }
 
 /// A StatefulSet Pod the kubelet just started (first creation or a replacement after deletion or rollout).
@@ -169,5 +177,10 @@ mod tests {
             Some(Path::new("/bin/operator"))
         );
         assert_eq!(images.resolve("docker.io/library/busybox"), None);
+        assert_eq!(
+            images.resolve("quay.io/openbao/openbao-ui:1"),
+            None,
+            "prefixes end at a name boundary"
+        );
     }
 }

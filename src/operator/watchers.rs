@@ -1,0 +1,187 @@
+//! kube-runtime reflectors on OpenBaoCluster, OpenBaoRestore, backup Jobs and StatefulSets. Their caches run on
+//! every replica (so a new leader starts warm); their events reach the actors only through the [`ManagerSlot`].
+
+use std::collections::HashSet;
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use futures::{Stream, StreamExt};
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::batch::v1::Job;
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::watcher::{self, Event};
+use kube::runtime::WatchStreamExt;
+use kube::{Api, Resource};
+use openbao_actors::cluster_key::ClusterKey;
+use openbao_actors::effects::{JobObservation, JobState};
+use openbao_actors::manager::ManagerMsg;
+use openbao_crds::{OpenBaoCluster, OpenBaoRestore};
+use serde::de::DeserializeOwned;
+use tokio::task::JoinHandle;
+
+use super::effects::JobReader;
+use super::job_state::backup_job_cluster;
+use super::manager_slot::ManagerSlot;
+use crate::jobs::{MANAGED_BY_LABEL, managed_by_selector};
+use crate::metrics::OperatorMetrics;
+
+#[derive(Clone)]
+pub struct Caches {
+    pub clusters: Store<OpenBaoCluster>,
+    pub restores: Store<OpenBaoRestore>,
+    pub jobs: Store<Job>,
+    pub stateful_sets: Store<StatefulSet>,
+}
+
+impl Caches {
+    /// Resolves when every cache has listed once.
+    pub async fn synced(&self) -> bool {
+        self.clusters.wait_until_ready().await.is_ok()
+            && self.restores.wait_until_ready().await.is_ok()
+            && self.jobs.wait_until_ready().await.is_ok()
+            && self.stateful_sets.wait_until_ready().await.is_ok()
+    }
+}
+
+fn api<K>(client: &kube::Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+    <K as Resource>::DynamicType: Default,
+{
+    match namespace {
+        Some(namespace) => Api::namespaced(client.clone(), namespace),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// A reflected watch stream with kube's default backoff; errors are logged and the stream carries on.
+fn reflected<K>(
+    api: Api<K>,
+    config: watcher::Config,
+) -> (Store<K>, impl Stream<Item = Event<K>> + Send + 'static)
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync,
+{
+    let (store, writer) = reflector::store();
+    let kind = K::kind(&K::DynamicType::default()).into_owned();
+    let stream = reflector::reflector(writer, watcher::watcher(api, config).default_backoff())
+        .filter_map(move |result| {
+            let kind = kind.clone();
+            async move {
+                result
+                    .inspect_err(|error| tracing::warn!(%kind, %error, "watch failed; retrying"))
+                    .ok()
+            }
+        });
+    (store, stream)
+}
+
+/// Starts the four reflectors and the tasks that route their events.
+pub fn start(
+    client: &kube::Client,
+    namespace: Option<&str>,
+    slot: Arc<ManagerSlot>,
+    metrics: Arc<OperatorMetrics>,
+) -> (Caches, Vec<JoinHandle<()>>) {
+    let (clusters, cluster_events) = reflected(api::<OpenBaoCluster>(client, namespace), watcher::Config::default());
+    let (restores, restore_events) = reflected(api::<OpenBaoRestore>(client, namespace), watcher::Config::default());
+    let jobs_config = watcher::Config::default().labels(&managed_by_selector());
+    let (jobs, job_events) = reflected(api::<Job>(client, namespace), jobs_config);
+    // The OpenBao StatefulSets come from elsewhere (e.g. a Helm chart): any `managed-by` value is selected.
+    let sts_config = watcher::Config::default().labels(MANAGED_BY_LABEL);
+    let (stateful_sets, sts_events) = reflected(api::<StatefulSet>(client, namespace), sts_config);
+
+    let reader = JobReader::new(client.clone());
+    let tasks = vec![
+        tokio::spawn(route_clusters(cluster_events, slot.clone(), metrics)),
+        tokio::spawn(route_jobs(job_events, slot, reader)),
+        tokio::spawn(drain(restore_events)),
+        tokio::spawn(drain(sts_events)),
+    ];
+    (
+        Caches {
+            clusters,
+            restores,
+            jobs,
+            stateful_sets,
+        },
+        tasks,
+    )
+}
+
+/// Keeps a cache-only reflector running (its consumers read the store).
+async fn drain<K>(events: impl Stream<Item = Event<K>>) {
+    events.for_each(|_| async {}).await;
+}
+
+async fn route_clusters(
+    events: impl Stream<Item = Event<OpenBaoCluster>>,
+    slot: Arc<ManagerSlot>,
+    metrics: Arc<OperatorMetrics>,
+) {
+    let mut events = std::pin::pin!(events);
+    // Clusters known before a re-list; one missing from the new list was deleted while the watch was down.
+    let mut known: HashSet<ClusterKey> = HashSet::new();
+    let mut relisted: HashSet<ClusterKey> = HashSet::new();
+    while let Some(event) = events.next().await {
+        match event {
+            Event::Init => relisted.clear(),
+            Event::InitApply(cluster) | Event::Apply(cluster) => {
+                let Some(key) = ClusterKey::of(&cluster) else {
+                    continue;
+                };
+                metrics.observe_cluster(&cluster);
+                relisted.insert(key.clone());
+                known.insert(key);
+                slot.send(ManagerMsg::ClusterObserved(Arc::new(cluster)));
+            }
+            Event::InitDone => {
+                for gone in known.difference(&relisted) {
+                    metrics.forget_cluster(gone);
+                    slot.send(ManagerMsg::ClusterDeleted(gone.clone()));
+                }
+                known = std::mem::take(&mut relisted);
+            }
+            Event::Delete(cluster) => {
+                if let Some(key) = ClusterKey::of(&cluster) {
+                    known.remove(&key);
+                    metrics.forget_cluster(&key);
+                    slot.send(ManagerMsg::ClusterDeleted(key));
+                }
+            }
+        }
+    }
+}
+
+async fn route_jobs(events: impl Stream<Item = Event<Job>>, slot: Arc<ManagerSlot>, reader: JobReader) {
+    let mut events = std::pin::pin!(events);
+    while let Some(event) = events.next().await {
+        let (job, deleted) = match event {
+            Event::InitApply(job) | Event::Apply(job) => (job, false),
+            Event::Delete(job) => (job, true),
+            Event::Init | Event::InitDone => continue,
+        };
+        if !slot.is_running() {
+            continue;
+        }
+        if let Some(message) = job_message(&reader, &job, deleted).await {
+            slot.send(message);
+        }
+    }
+}
+
+/// The manager message for a backup Job event; reads the report of a finished Job.
+pub async fn job_message(reader: &JobReader, job: &Job, deleted: bool) -> Option<ManagerMsg> {
+    let cluster = backup_job_cluster(job)?;
+    let job_name = job.metadata.name.clone()?;
+    let state = if deleted {
+        JobState::Missing
+    } else {
+        reader.state_of(job).await
+    };
+    Some(ManagerMsg::JobObserved {
+        cluster,
+        job: JobObservation { job_name, state },
+    })
+}
