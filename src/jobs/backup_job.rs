@@ -62,9 +62,13 @@ pub fn backup_job(
     };
 
     let labels = identity.backup_labels(request.kind);
-    let mut annotations = BTreeMap::from([(EPOCH_ANNOTATION.to_string(), request.epoch.to_string())]);
+    let mut annotations =
+        BTreeMap::from([(EPOCH_ANNOTATION.to_string(), request.epoch.to_string())]);
     if let Some(scheduled) = request.scheduled_time {
-        annotations.insert(SCHEDULED_TIME_ANNOTATION.to_string(), scheduled.to_rfc3339());
+        annotations.insert(
+            SCHEDULED_TIME_ANNOTATION.to_string(),
+            scheduled.to_rfc3339(),
+        );
     }
     if let Some(trigger) = &request.trigger {
         annotations.insert(TRIGGER_ANNOTATION.to_string(), trigger.clone());

@@ -88,7 +88,10 @@ impl FileInputs {
     }
 
     fn add_ca(&mut self, volume: &str, reference: &CaBundleSecretRef, variable: &str) {
-        self.add(volume, secret_item(&reference.name, &reference.key, "ca.crt"));
+        self.add(
+            volume,
+            secret_item(&reference.name, &reference.key, "ca.crt"),
+        );
         self.file_env(variable, volume, "ca.crt");
     }
 

@@ -300,10 +300,19 @@ fn token_auth_mounts_the_token_secret_and_never_uses_jwt() {
     assert_eq!(token.secret_name.as_deref(), Some("backup-token"));
     let item = &token.items.as_ref().unwrap()[0];
     assert_eq!((item.key.as_str(), item.path.as_str()), ("value", "token"));
-    assert!(pod(&job).volumes.iter().flatten().all(|v| v.projected.is_none()));
+    assert!(
+        pod(&job)
+            .volumes
+            .iter()
+            .flatten()
+            .all(|v| v.projected.is_none())
+    );
 
     assert_eq!(env(&job, "EXECUTOR_STORE_PROVIDER"), Some("gcs"));
-    assert_eq!(env(&job, "EXECUTOR_STORE_ENDPOINT"), Some("http://127.0.0.1:4443"));
+    assert_eq!(
+        env(&job, "EXECUTOR_STORE_ENDPOINT"),
+        Some("http://127.0.0.1:4443")
+    );
     assert_eq!(
         env(&job, "EXECUTOR_STORE_CA_FILE"),
         Some("/var/run/secrets/openbao-operator/store-ca/ca.crt")
@@ -314,21 +323,35 @@ fn token_auth_mounts_the_token_secret_and_never_uses_jwt() {
         Some("https://dev.team-a.svc:8200"),
         "the default endpoint"
     );
-    assert_eq!(env(&job, "EXECUTOR_RETENTION"), None, "no retention block keeps everything");
-    assert_eq!(container(&job).image.as_deref(), Some("registry.local/executor:test"));
+    assert_eq!(
+        env(&job, "EXECUTOR_RETENTION"),
+        None,
+        "no retention block keeps everything"
+    );
+    assert_eq!(
+        container(&job).image.as_deref(),
+        Some("registry.local/executor:test")
+    );
     let labels = job.metadata.labels.as_ref().unwrap();
     assert_eq!(labels["openbao.org/backup-kind"], "manual");
     let annotations = job.metadata.annotations.as_ref().unwrap();
     assert_eq!(annotations["openbao.org/trigger"], "ad hoc 2026-03-01");
     let spec = job.spec.as_ref().unwrap();
-    assert_eq!(spec.active_deadline_seconds, Some(1800), "the default timeout");
+    assert_eq!(
+        spec.active_deadline_seconds,
+        Some(1800),
+        "the default timeout"
+    );
 }
 
 #[test]
 fn azure_with_workload_identity_has_no_credentials_volume() {
     let job = build(AZURE_WORKLOAD_IDENTITY, BackupKind::PreUpgrade);
     assert_eq!(env(&job, "EXECUTOR_STORE_PROVIDER"), Some("azure"));
-    assert_eq!(env(&job, "EXECUTOR_STORE_AZURE_ACCOUNT"), Some("acmebackups"));
+    assert_eq!(
+        env(&job, "EXECUTOR_STORE_AZURE_ACCOUNT"),
+        Some("acmebackups")
+    );
     assert_eq!(
         env(&job, "EXECUTOR_STORE_ENDPOINT"),
         Some("http://127.0.0.1:10000/acmebackups")
@@ -340,7 +363,11 @@ fn azure_with_workload_identity_has_no_credentials_volume() {
         .service_account_token
         .as_ref()
         .unwrap();
-    assert_eq!(token.audience.as_deref(), Some("openbao-internal"), "the default audience");
+    assert_eq!(
+        token.audience.as_deref(),
+        Some("openbao-internal"),
+        "the default audience"
+    );
 
     let account = backup_service_account(&cluster(AZURE_WORKLOAD_IDENTITY)).unwrap();
     assert_eq!(account.metadata.name.as_deref(), Some("az-backup"));
@@ -349,7 +376,10 @@ fn azure_with_workload_identity_has_no_credentials_volume() {
         "00000000-0000-0000-0000-000000000000"
     );
     let owner = &account.metadata.owner_references.as_ref().unwrap()[0];
-    assert_eq!((owner.kind.as_str(), owner.uid.as_str()), ("OpenBaoCluster", "uid-3"));
+    assert_eq!(
+        (owner.kind.as_str(), owner.uid.as_str()),
+        ("OpenBaoCluster", "uid-3")
+    );
 }
 
 #[test]
@@ -399,15 +429,28 @@ fn no_secret_value_is_ever_in_the_environment() {
             // Every variable is either a known plain setting or names a file; nothing else may appear.
             let plain = PLAIN_SETTINGS.contains(&var.name.as_str());
             let names_a_file = var.name.ends_with("_FILE") || var.name.ends_with("_DIR");
-            assert!(plain || names_a_file, "{} is neither a plain setting nor a file path", var.name);
+            assert!(
+                plain || names_a_file,
+                "{} is neither a plain setting nor a file path",
+                var.name
+            );
             if names_a_file {
                 let path = var.value.as_deref().unwrap_or_default();
-                assert!(path.starts_with("/var/run/secrets/openbao-operator/"), "{}={path}", var.name);
+                assert!(
+                    path.starts_with("/var/run/secrets/openbao-operator/"),
+                    "{}={path}",
+                    var.name
+                );
             }
         }
         for mount in container(&job).volume_mounts.iter().flatten() {
             if mount.name != "tmp" {
-                assert_eq!(mount.read_only, Some(true), "{} must be read-only", mount.name);
+                assert_eq!(
+                    mount.read_only,
+                    Some(true),
+                    "{} must be read-only",
+                    mount.name
+                );
             }
         }
     }
@@ -424,8 +467,12 @@ fn the_same_request_builds_the_same_job() {
 #[test]
 fn unusable_clusters_are_refused_with_a_reason() {
     let without_uid = S3_JWT.replace(", uid: 0b0e6f6c-1111-4b9a-9c1e-000000000001", "");
-    let error = backup_job(&cluster(&without_uid), &request(BackupKind::Scheduled), &settings())
-        .unwrap_err();
+    let error = backup_job(
+        &cluster(&without_uid),
+        &request(BackupKind::Scheduled),
+        &settings(),
+    )
+    .unwrap_err();
     assert_eq!(error, JobBuildError::MissingMetadata("uid"));
 
     let mut no_backup = cluster(S3_JWT);

@@ -89,5 +89,4 @@ impl PrometheusActorMetrics {
             .get_or_create(&ActorLabels::new(cluster, actor))
             .inc();
     }
-
 }

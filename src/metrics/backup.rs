@@ -187,7 +187,12 @@ impl BackupMetrics {
 
     pub fn remove(&self, key: &ClusterKey) {
         let labels = ClusterLabels::from(key);
-        for family in [&self.last_success, &self.last_attempt, &self.next_scheduled, &self.duration] {
+        for family in [
+            &self.last_success,
+            &self.last_attempt,
+            &self.next_scheduled,
+            &self.duration,
+        ] {
             family.remove(&labels);
         }
         for family in [&self.size, &self.consecutive_failures, &self.in_progress] {
@@ -223,7 +228,10 @@ mod tests {
 
     #[test]
     fn history_before_the_first_observation_is_not_counted() {
-        assert_eq!(transitions(None, &failed(1, 3)), BackupTransitions::default());
+        assert_eq!(
+            transitions(None, &failed(1, 3)),
+            BackupTransitions::default()
+        );
     }
 
     #[test]

@@ -87,9 +87,8 @@ fn parse(text: &str) -> Result<Exposition, String> {
     let mut exposition = Exposition::default();
     let mut helped = HashSet::new();
     let mut seen_series = HashSet::new();
-    let mut lines = text.lines().peekable();
     let mut saw_eof = false;
-    while let Some(line) = lines.next() {
+    for line in text.lines() {
         if saw_eof {
             return Err(format!("content after # EOF: {line:?}"));
         }
@@ -234,7 +233,11 @@ fn the_exposition_is_valid_and_series_go_with_their_cluster() {
     let metrics = OperatorMetrics::new();
     let prod = ClusterKey::new("security", "prod");
     let dev = ClusterKey::new("team-a", "dev");
-    metrics.observe_cluster(&cluster("security", "prod", "backup: {consecutiveFailures: 0}"));
+    metrics.observe_cluster(&cluster(
+        "security",
+        "prod",
+        "backup: {consecutiveFailures: 0}",
+    ));
     metrics.observe_cluster(&cluster(
         "security",
         "prod",
@@ -282,17 +285,39 @@ backup:
         "openbao_actor_handler_seconds",
         "openbao_actor_restarts",
     ] {
-        assert!(exposition.types.contains_key(family), "{family} missing:\n{text}");
+        assert!(
+            exposition.types.contains_key(family),
+            "{family} missing:\n{text}"
+        );
     }
     let successes = values(&exposition, "openbao_backup_successes_total", "prod");
-    assert_eq!(successes[0].value, 1.0, "the second observation brought a new backup");
-    assert_eq!(values(&exposition, "openbao_backup_last_size_bytes", "prod")[0].value, 3_100_000.0);
-    assert_eq!(values(&exposition, "openbao_backup_last_duration_seconds", "prod")[0].value, 39.0);
     assert_eq!(
-        values(&exposition, "openbao_backup_last_success_timestamp_seconds", "prod")[0].value,
-        Utc.with_ymd_and_hms(2026, 3, 1, 2, 0, 40).unwrap().timestamp() as f64
+        successes[0].value, 1.0,
+        "the second observation brought a new backup"
     );
-    assert_eq!(values(&exposition, "openbao_backup_consecutive_failures", "dev")[0].value, 2.0);
+    assert_eq!(
+        values(&exposition, "openbao_backup_last_size_bytes", "prod")[0].value,
+        3_100_000.0
+    );
+    assert_eq!(
+        values(&exposition, "openbao_backup_last_duration_seconds", "prod")[0].value,
+        39.0
+    );
+    assert_eq!(
+        values(
+            &exposition,
+            "openbao_backup_last_success_timestamp_seconds",
+            "prod"
+        )[0]
+        .value,
+        Utc.with_ymd_and_hms(2026, 3, 1, 2, 0, 40)
+            .unwrap()
+            .timestamp() as f64
+    );
+    assert_eq!(
+        values(&exposition, "openbao_backup_consecutive_failures", "dev")[0].value,
+        2.0
+    );
     assert_eq!(
         values(&exposition, "openbao_backup_failures_total", "dev")[0].value,
         0.0,

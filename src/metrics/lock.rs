@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use openbao_actors::cluster_key::ClusterKey;
-use openbao_crds::{OperationLock, Operation};
+use openbao_crds::{Operation, OperationLock};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;

@@ -76,8 +76,10 @@ impl OperatorMetrics {
             return;
         };
         let status = cluster.status.as_ref();
-        self.lock
-            .observe(&key, status.and_then(|status| status.operation_lock.as_ref()));
+        self.lock.observe(
+            &key,
+            status.and_then(|status| status.operation_lock.as_ref()),
+        );
         let backing_up = status.is_some_and(|status| {
             status.conditions.iter().any(|condition| {
                 condition.type_ == ClusterConditionType::BackingUp.as_str()

@@ -83,14 +83,21 @@ pub fn router(metrics: Arc<OperatorMetrics>, readiness: Arc<Readiness>) -> Route
 }
 
 async fn metrics_handler(State(state): State<HealthState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, CONTENT_TYPE)], state.metrics.encode())
+    (
+        [(header::CONTENT_TYPE, CONTENT_TYPE)],
+        state.metrics.encode(),
+    )
 }
 
 async fn ready_handler(State(state): State<HealthState>) -> impl IntoResponse {
     match state.readiness.check() {
         Ok(()) => (
             StatusCode::OK,
-            if state.readiness.is_leader() { "ok: leader" } else { "ok: follower" },
+            if state.readiness.is_leader() {
+                "ok: leader"
+            } else {
+                "ok: follower"
+            },
         ),
         Err(reason) => (StatusCode::SERVICE_UNAVAILABLE, reason.message()),
     }

@@ -130,7 +130,9 @@ mod tests {
 
     #[test]
     fn phases_follow_the_terminal_conditions() {
-        let active = job(&format!("{META}status: {{active: 1, conditions: [{{type: SuccessCriteriaMet, status: 'True'}}]}}"));
+        let active = job(&format!(
+            "{META}status: {{active: 1, conditions: [{{type: SuccessCriteriaMet, status: 'True'}}]}}"
+        ));
         assert_eq!(JobPhase::of(&active, now()), JobPhase::Active);
 
         let complete = job(&format!(
@@ -156,10 +158,19 @@ mod tests {
         );
         assert!(matches!(
             phase.with_report(Some("{}".into())),
-            JobState::Failed { termination_message: Some(_), .. }
+            JobState::Failed {
+                termination_message: Some(_),
+                ..
+            }
         ));
-        assert_eq!(backup_job_cluster(&deadline), Some(ClusterKey::new("ns", "c")));
-        assert_eq!(backup_job_cluster(&job("metadata: {name: other, namespace: ns}")), None);
+        assert_eq!(
+            backup_job_cluster(&deadline),
+            Some(ClusterKey::new("ns", "c"))
+        );
+        assert_eq!(
+            backup_job_cluster(&job("metadata: {name: other, namespace: ns}")),
+            None
+        );
     }
 
     #[test]

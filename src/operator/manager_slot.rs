@@ -11,7 +11,9 @@ pub struct ManagerSlot(Mutex<Option<ActorRef<ManagerMsg>>>);
 
 impl ManagerSlot {
     fn guard(&self) -> std::sync::MutexGuard<'_, Option<ActorRef<ManagerMsg>>> {
-        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn set(&self, manager: Option<ActorRef<ManagerMsg>>) -> Option<ActorRef<ManagerMsg>> {

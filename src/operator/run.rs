@@ -69,7 +69,9 @@ pub fn main(args: RunArgs) -> ExitCode {
 }
 
 pub async fn run(args: RunArgs) -> Result<(), RunError> {
-    let client = kube::Client::try_default().await.map_err(RunError::Client)?;
+    let client = kube::Client::try_default()
+        .await
+        .map_err(RunError::Client)?;
     let metrics = Arc::new(OperatorMetrics::new());
     let readiness = Arc::new(Readiness::default());
     let (shutdown_tx, shutdown) = watch::channel(false);
@@ -92,8 +94,12 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     ));
 
     let slot = Arc::new(ManagerSlot::default());
-    let (caches, watch_tasks) =
-        watchers::start(&client, args.namespace.as_deref(), slot.clone(), metrics.clone());
+    let (caches, watch_tasks) = watchers::start(
+        &client,
+        args.namespace.as_deref(),
+        slot.clone(),
+        metrics.clone(),
+    );
     tokio::spawn({
         let caches = caches.clone();
         let readiness = readiness.clone();

@@ -35,7 +35,11 @@ pub struct RunArgs {
     /// Leader-election identity; default: the host name.
     #[arg(long, env = "POD_NAME")]
     pub pod_name: Option<String>,
-    #[arg(long, env = "OPERATOR_LEASE_NAME", default_value = "openbao-operator-leader")]
+    #[arg(
+        long,
+        env = "OPERATOR_LEASE_NAME",
+        default_value = "openbao-operator-leader"
+    )]
     pub lease_name: String,
     /// A leader that has not renewed for this long is replaced.
     #[arg(long, env = "OPERATOR_LEASE_DURATION_SECONDS", default_value_t = 15,

@@ -5,7 +5,8 @@
 //! and removes (with `null`) exactly what changed, and nothing when nothing did: status writes are idempotent.
 
 use chrono::{DateTime, Utc};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use k8s_openapi::jiff::Timestamp;
 use openbao_actors::effects::ConditionUpdate;
 use serde_json::{Map, Value, json};
 
@@ -62,9 +63,7 @@ pub fn merge_conditions(
         let position = merged.iter().position(|c| c.type_ == type_);
         let transition = match position.map(|index| &merged[index]) {
             Some(current) if current.status == status => current.last_transition_time.clone(),
-            _ => to_kube(now).unwrap_or_else(|| k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
-                k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
-            )),
+            _ => to_kube(now).unwrap_or(Time(Timestamp::UNIX_EPOCH)),
         };
         let condition = Condition {
             type_: type_.to_string(),
@@ -112,13 +111,18 @@ mod tests {
 
     #[test]
     fn diffs_set_replace_and_remove_exactly_what_changed() {
-        let old = json!({"backup": {"a": 1, "b": {"x": 1}, "gone": "y", "list": [1, 2]}, "other": 1});
+        let old =
+            json!({"backup": {"a": 1, "b": {"x": 1}, "gone": "y", "list": [1, 2]}, "other": 1});
         let new = json!({"backup": {"a": 1, "b": {"x": 2}, "list": [2], "new": {"k": null, "v": 1}}, "other": 1});
         assert_eq!(
             merge_diff(&old, &new),
             Some(json!({"backup": {"b": {"x": 2}, "gone": null, "list": [2], "new": {"v": 1}}}))
         );
-        assert_eq!(merge_diff(&new, &new), None, "the same status twice patches nothing");
+        assert_eq!(
+            merge_diff(&new, &new),
+            None,
+            "the same status twice patches nothing"
+        );
     }
 
     fn update(status: ConditionStatus, message: &str) -> ConditionUpdate {
@@ -135,12 +139,22 @@ mod tests {
         let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 2, 0, 0).unwrap();
         let t1 = t0 + chrono::Duration::minutes(5);
         let first = merge_conditions(&[], &[update(ConditionStatus::True, "job a")], t0, Some(1));
-        let same = merge_conditions(&first, &[update(ConditionStatus::True, "job b")], t1, Some(2));
+        let same = merge_conditions(
+            &first,
+            &[update(ConditionStatus::True, "job b")],
+            t1,
+            Some(2),
+        );
         assert_eq!(same.len(), 1);
         assert_eq!(same[0].last_transition_time, first[0].last_transition_time);
         assert_eq!(same[0].message, "job b");
         assert_eq!(same[0].observed_generation, Some(2));
-        let flipped = merge_conditions(&same, &[update(ConditionStatus::False, "idle")], t1, Some(2));
+        let flipped = merge_conditions(
+            &same,
+            &[update(ConditionStatus::False, "idle")],
+            t1,
+            Some(2),
+        );
         assert_eq!(flipped[0].last_transition_time, to_kube(t1).unwrap());
         let healthy = ConditionUpdate {
             type_: ClusterConditionType::BackupHealthy,
@@ -164,6 +178,9 @@ mod tests {
         assert_eq!(patch["metadata"]["resourceVersion"], "42");
         assert_eq!(patch["status"]["operationLock"]["message"], Value::Null);
         assert_eq!(patch["status"]["operationLock"]["epoch"], 3);
-        assert_eq!(lock_patch("43", None)["status"]["operationLock"], Value::Null);
+        assert_eq!(
+            lock_patch("43", None)["status"]["operationLock"],
+            Value::Null
+        );
     }
 }

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::Job;
+use kube::runtime::WatchStreamExt;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::watcher::{self, Event};
-use kube::runtime::WatchStreamExt;
 use kube::{Api, Resource};
 use openbao_actors::cluster_key::ClusterKey;
 use openbao_actors::effects::{JobObservation, JobState};
@@ -84,8 +84,14 @@ pub fn start(
     slot: Arc<ManagerSlot>,
     metrics: Arc<OperatorMetrics>,
 ) -> (Caches, Vec<JoinHandle<()>>) {
-    let (clusters, cluster_events) = reflected(api::<OpenBaoCluster>(client, namespace), watcher::Config::default());
-    let (restores, restore_events) = reflected(api::<OpenBaoRestore>(client, namespace), watcher::Config::default());
+    let (clusters, cluster_events) = reflected(
+        api::<OpenBaoCluster>(client, namespace),
+        watcher::Config::default(),
+    );
+    let (restores, restore_events) = reflected(
+        api::<OpenBaoRestore>(client, namespace),
+        watcher::Config::default(),
+    );
     let jobs_config = watcher::Config::default().labels(&managed_by_selector());
     let (jobs, job_events) = reflected(api::<Job>(client, namespace), jobs_config);
     // The OpenBao StatefulSets come from elsewhere (e.g. a Helm chart): any `managed-by` value is selected.
@@ -154,7 +160,11 @@ async fn route_clusters(
     }
 }
 
-async fn route_jobs(events: impl Stream<Item = Event<Job>>, slot: Arc<ManagerSlot>, reader: JobReader) {
+async fn route_jobs(
+    events: impl Stream<Item = Event<Job>>,
+    slot: Arc<ManagerSlot>,
+    reader: JobReader,
+) {
     let mut events = std::pin::pin!(events);
     while let Some(event) = events.next().await {
         let (job, deleted) = match event {

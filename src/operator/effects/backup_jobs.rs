@@ -73,9 +73,8 @@ impl BackupJobs for KubeBackupJobs {
         request: &'a BackupJobRequest,
     ) -> BoxFuture<'a, Result<JobCreation, EffectError>> {
         Box::pin(async move {
-            let job = backup_job(cluster, request, &self.settings).map_err(|error| {
-                EffectError::Api(format!("{}: {error}", error.reason()))
-            })?;
+            let job = backup_job(cluster, request, &self.settings)
+                .map_err(|error| EffectError::Api(format!("{}: {error}", error.reason())))?;
             self.ensure_service_account(cluster).await?;
             let namespace = job.metadata.namespace.clone().unwrap_or_default();
             let api: Api<Job> = Api::namespaced(self.client.clone(), &namespace);

@@ -118,6 +118,10 @@ mod tests {
         assert_eq!(note("short"), "short");
         let long = "é".repeat(600);
         let cut = note(&long);
-        assert!(cut.len() <= MAX_NOTE_BYTES && cut.ends_with("..."), "{}", cut.len());
+        assert!(
+            cut.len() <= MAX_NOTE_BYTES && cut.ends_with("..."),
+            "{}",
+            cut.len()
+        );
     }
 }

@@ -10,8 +10,8 @@ use openbao_actors::cluster_key::ClusterKey;
 use openbao_actors::effects::{LockStore, PersistError, PersistedLock};
 use openbao_crds::{OpenBaoCluster, OperationLock};
 
-use super::patch_params;
 use super::api_error::ApiFailure;
+use super::patch_params;
 use crate::metrics::OperatorMetrics;
 use crate::operator::status_patch::lock_patch;
 
@@ -73,11 +73,7 @@ impl LockStore for KubeLockStore {
             let patch = lock_patch(expected_resource_version, lock.as_ref());
             let written = self
                 .api(cluster)
-                .patch_status(
-                    &cluster.name,
-                    &patch_params(),
-                    &Patch::Merge(&patch),
-                )
+                .patch_status(&cluster.name, &patch_params(), &Patch::Merge(&patch))
                 .await
                 .map_err(|error| persist_error(error.into(), expected_resource_version))?;
             self.metrics.lock.persisted(cluster, lock.as_ref());

@@ -136,7 +136,10 @@ mod tests {
         status.conditions = merge_conditions(&[], &running, now, Some(2));
         cluster.status = Some(status);
         let later = now + chrono::Duration::minutes(1);
-        assert_eq!(backup_status_patch(&cluster, &backup, &running, later), None);
+        assert_eq!(
+            backup_status_patch(&cluster, &backup, &running, later),
+            None
+        );
 
         // A cleared field is removed with null, not left behind.
         let cleared = BackupStatus {
@@ -144,6 +147,9 @@ mod tests {
             ..backup
         };
         let patch = backup_status_patch(&cluster, &cleared, &[], later).unwrap();
-        assert_eq!(patch["status"], json!({"backup": {"nextScheduledBackup": null}}));
+        assert_eq!(
+            patch["status"],
+            json!({"backup": {"nextScheduledBackup": null}})
+        );
     }
 }

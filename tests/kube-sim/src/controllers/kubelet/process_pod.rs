@@ -3,7 +3,7 @@
 //! `activeDeadlineSeconds`, and report every step in the Pod's status.
 
 use std::io::{Read, Seek, SeekFrom};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -186,7 +186,7 @@ impl ProcessPod {
     async fn prepare_with_retries(
         &mut self,
         container: &Container,
-        executable: &PathBuf,
+        executable: &Path,
     ) -> Result<PreparedContainer, Stop> {
         let mut delay = FIRST_RETRY_DELAY;
         loop {
@@ -242,19 +242,18 @@ impl ProcessPod {
             match end {
                 RunEnd::Stopped(stop, outcome) => {
                     let termination = terminated(prepared, outcome, None, started_at, finished_at);
-                    self.report_final(termination).await;
+                    self.report_final(termination, phase_after(outcome)).await;
                     return Ended::Stopped(stop);
                 }
                 RunEnd::DeadlineExceeded(outcome) => {
                     let mut termination =
                         terminated(prepared, outcome, None, started_at, finished_at);
                     termination.reason = TerminationReason::DeadlineExceeded;
-                    termination.exit_code = termination.exit_code.max(1);
                     self.view.reason = Some((
                         "DeadlineExceeded".to_string(),
                         "Pod was active on the node longer than the specified deadline".to_string(),
                     ));
-                    self.report_final(termination).await;
+                    self.report_final(termination, PodPhase::Failed).await;
                     return Ended::Finished;
                 }
                 RunEnd::Exited {
@@ -264,7 +263,7 @@ impl ProcessPod {
                     let termination =
                         terminated(prepared, outcome, start_error, started_at, finished_at);
                     if !restart_policy.restarts_after(outcome.exit_code) {
-                        self.report_final(termination).await;
+                        self.report_final(termination, phase_after(outcome)).await;
                         return Ended::Finished;
                     }
                     if let Some(container) = self.view.container.as_mut() {
@@ -336,13 +335,9 @@ impl ProcessPod {
         }
     }
 
-    /// The container will not run again: the Pod's phase follows from its exit code.
-    async fn report_final(&mut self, termination: Termination) {
-        self.view.phase = if termination.exit_code == 0 {
-            PodPhase::Succeeded
-        } else {
-            PodPhase::Failed
-        };
+    /// The container will not run again.
+    async fn report_final(&mut self, termination: Termination, phase: PodPhase) {
+        self.view.phase = phase;
         self.set_state(ContainerRunState::Terminated(termination), false);
         self.writer.report(&self.view).await;
     }
@@ -352,6 +347,14 @@ impl ProcessPod {
             container.state = state;
             container.ready = ready;
         }
+    }
+}
+
+fn phase_after(outcome: ExitOutcome) -> PodPhase {
+    if outcome.exit_code == 0 {
+        PodPhase::Succeeded
+    } else {
+        PodPhase::Failed
     }
 }
 

@@ -1,0 +1,241 @@
+//! The operator binary as its own process against the Kubernetes API simulator over HTTPS (kubeconfig), with the
+//! project's CRDs applied the way an install does: a `* * * * *` cluster gets its backup Job, lock and status;
+//! the process survives SIGKILL without duplicating the Job; `/metrics`, `/healthz` and `/readyz` answer.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::ServiceAccount;
+use k8s_openapi::api::events::v1::Event;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::Api;
+use kube::api::{ListParams, PostParams};
+use kube_sim::Sim;
+use openbao_crds::OpenBaoCluster;
+use serde::Deserialize;
+
+const NAMESPACE: &str = "default";
+/// A `* * * * *` window opens within 60 s; the rest is a busy 2-core machine's slack.
+const JOB_DEADLINE: Duration = Duration::from_secs(150);
+const STARTUP_DEADLINE: Duration = Duration::from_secs(60);
+
+/// The operator process; killed when the test ends, pass or fail.
+struct Operator {
+    child: Child,
+    metrics_port: u16,
+}
+
+impl Operator {
+    fn start(kubeconfig: &Path, log: &Path) -> Self {
+        let metrics_port = free_port();
+        let log_file = std::fs::File::create(log).expect("operator log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_openbao-operator"))
+            .args([
+                "run",
+                "--metrics-addr",
+                &format!("127.0.0.1:{metrics_port}"),
+                "--log-format",
+                "text",
+                "--executor-image",
+                "openbao-operator:test",
+                "--lease-duration-seconds",
+                "4",
+            ])
+            .env("KUBECONFIG", kubeconfig)
+            .env("POD_NAMESPACE", NAMESPACE)
+            .env("POD_NAME", format!("operator-{metrics_port}"))
+            .env("RUST_LOG", "info,openbao_operator=debug,openbao_actors=debug")
+            .stdout(Stdio::null())
+            .stderr(log_file)
+            .spawn()
+            .expect("the operator binary starts");
+        Self {
+            child,
+            metrics_port,
+        }
+    }
+
+    async fn get(&self, path: &str) -> Option<(u16, String)> {
+        let url = format!("http://127.0.0.1:{}{path}", self.metrics_port);
+        let response = reqwest::get(&url).await.ok()?;
+        let status = response.status().as_u16();
+        Some((status, response.text().await.ok()?))
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port")
+}
+
+async fn eventually<T, F, Fut>(what: &str, deadline: Duration, log: &Path, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let until = tokio::time::Instant::now() + deadline;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        if tokio::time::Instant::now() > until {
+            let log = std::fs::read_to_string(log).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(60).collect();
+            panic!(
+                "timed out after {deadline:?} waiting for {what}; operator log tail:\n{}",
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn apply_crds(client: &kube::Client) {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/crds/crds.yaml"))
+        .expect("deploy/crds/crds.yaml");
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for document in serde_norway::Deserializer::from_str(&text) {
+        let crd = CustomResourceDefinition::deserialize(document).expect("a CRD document");
+        api.create(&PostParams::default(), &crd)
+            .await
+            .expect("the simulator accepts the CRD");
+    }
+}
+
+const CLUSTER: &str = r#"
+apiVersion: openbao.org/v1alpha1
+kind: OpenBaoCluster
+metadata: {name: prod, namespace: default}
+spec:
+  version: 2.4.1
+  endpoint: https://openbao.default.svc:8200
+  backup:
+    schedule: "* * * * *"
+    target:
+      provider: s3
+      bucket: snapshots
+      s3: {endpoint: "http://127.0.0.1:9", region: us-east-1, forcePathStyle: true}
+      credentialsSecretRef: {name: backup-s3}
+    auth:
+      jwt: {role: backup}
+"#;
+
+async fn backup_jobs(jobs: &Api<Job>) -> Vec<Job> {
+    jobs.list(&ListParams::default().labels("openbao.org/cluster=prod,openbao.org/operation=backup"))
+        .await
+        .map(|list| list.items)
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_backup_job_lock_and_status_survive_an_operator_kill() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sim = Sim::start().await.expect("simulator starts");
+    let kubeconfig = dir.path().join("kubeconfig");
+    sim.write_kubeconfig(&kubeconfig).expect("kubeconfig");
+    let client = sim.client().await.expect("client");
+    apply_crds(&client).await;
+
+    let log = dir.path().join("operator.log");
+    let mut operator = Operator::start(&kubeconfig, &log);
+    eventually("/readyz to answer 200", STARTUP_DEADLINE, &log, || async {
+        operator.get("/readyz").await.filter(|(status, _)| *status == 200)
+    })
+    .await;
+    let (status, body) = operator.get("/healthz").await.expect("/healthz answers");
+    assert_eq!((status, body.as_str()), (200, "ok"));
+
+    let clusters: Api<OpenBaoCluster> = Api::namespaced(client.clone(), NAMESPACE);
+    let cluster: OpenBaoCluster = serde_norway::from_str(CLUSTER).unwrap();
+    clusters
+        .create(&PostParams::default(), &cluster)
+        .await
+        .expect("cluster created");
+
+    let jobs: Api<Job> = Api::namespaced(client.clone(), NAMESPACE);
+    let job = eventually("the operator to create a backup Job", JOB_DEADLINE, &log, || async {
+        backup_jobs(&jobs).await.into_iter().next()
+    })
+    .await;
+    let job_name = job.metadata.name.clone().unwrap();
+    assert!(job_name.starts_with("prod-backup-"), "{job_name}");
+    let owner = &job.metadata.owner_references.as_ref().unwrap()[0];
+    assert_eq!((owner.kind.as_str(), owner.controller), ("OpenBaoCluster", Some(true)));
+
+    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), NAMESPACE);
+    accounts.get("prod-backup").await.expect("the backup ServiceAccount exists");
+
+    let observed = eventually("lock and status.backup to be written", JOB_DEADLINE, &log, || async {
+        let cluster = clusters.get("prod").await.ok()?;
+        let status = cluster.status.clone()?;
+        let lock = status.operation_lock.as_ref()?;
+        status.backup.as_ref()?.last_attempt_time?;
+        (lock.holder == format!("backup/{job_name}")).then_some(cluster)
+    })
+    .await;
+    let status = observed.status.unwrap();
+    let epoch = status.operation_lock.as_ref().unwrap().epoch;
+    assert!(epoch >= 1);
+    assert!(
+        status
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "BackingUp" && c.status == "True"),
+        "{:?}",
+        status.conditions
+    );
+    let events: Api<Event> = Api::namespaced(client.clone(), NAMESPACE);
+    eventually("a BackupStarted event", JOB_DEADLINE, &log, || async {
+        let list = events.list(&ListParams::default()).await.ok()?;
+        list.items
+            .iter()
+            .any(|event| event.reason.as_deref() == Some("BackupStarted"))
+            .then_some(())
+    })
+    .await;
+    let metrics = eventually("lock metrics", STARTUP_DEADLINE, &log, || async {
+        let (_, text) = operator.get("/metrics").await?;
+        text.contains(r#"openbao_operation_lock_held{namespace="default",cluster="prod",operation="Backup"} 1"#)
+            .then_some(text)
+    })
+    .await;
+    assert!(metrics.contains("openbao_actor_messages_total{"), "{metrics}");
+    assert!(metrics.contains("openbao_operation_lock_grants_total{"), "{metrics}");
+
+    // SIGKILL mid-backup (the Job never finishes: nothing runs it), then a new process takes over.
+    operator.kill();
+    let log2 = dir.path().join("operator-2.log");
+    let operator = Operator::start(&kubeconfig, &log2);
+    eventually("the new operator to lead and adopt the lock", JOB_DEADLINE, &log2, || async {
+        let (_, text) = operator.get("/metrics").await?;
+        text.contains(r#"openbao_actor_messages_total{namespace="default",cluster="prod",actor="supervisor"}"#)
+            .then_some(())
+    })
+    .await;
+    let after = clusters.get("prod").await.unwrap().status.unwrap();
+    let lock = after.operation_lock.expect("the lock is kept while its Job runs");
+    assert_eq!((lock.holder.as_str(), lock.epoch), (format!("backup/{job_name}").as_str(), epoch));
+    assert_eq!(
+        backup_jobs(&jobs).await.len(),
+        1,
+        "a restarted operator must not start a second backup while the first runs"
+    );
+    drop(sim);
+}
