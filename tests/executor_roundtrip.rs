@@ -17,6 +17,7 @@ enum Auth {
 
 /// One full cycle on `cluster` with `provider`; returns nothing, asserts everything.
 async fn round_trip(cluster: &OpenBaoCluster, provider: StoreProvider, auth: Auth) {
+    let _azurite_turn = executor_support::azurite_turn(provider).await;
     let store = TestStore::start(provider).await.expect("store started");
     let objects = store.object_store().expect("assertion client");
     let entry = cluster.node_addr(0);

@@ -345,3 +345,15 @@ pub async fn write_incompressible_secrets(
             .expect("secret written");
     }
 }
+
+/// Serializes Azurite instances within one test binary: the all-services `azurite` launcher binds its queue
+/// port (10001) statically, so two at once collide (see tests/harness/NOTES-executor.md).
+pub async fn azurite_turn(
+    provider: openbao_test_harness::StoreProvider,
+) -> Option<tokio::sync::MutexGuard<'static, ()>> {
+    static AZURITE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    match provider {
+        openbao_test_harness::StoreProvider::Azure => Some(AZURITE.lock().await),
+        _ => None,
+    }
+}

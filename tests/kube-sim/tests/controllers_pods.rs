@@ -350,3 +350,34 @@ async fn stopping_the_simulator_kills_running_processes() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn pod_active_deadline_kills_the_process_and_fails_the_pod() {
+    let cluster = start().await;
+    let pods = cluster.api::<Pod>("default");
+    let spec = json!({
+        "restartPolicy": "Never",
+        "activeDeadlineSeconds": 1,
+        "containers": [{"name": "main", "image": TEST_IMAGE, "args": ["sleep-until-killed"]}]
+    });
+    pods.create(&PostParams::default(), &pod("overdue", spec))
+        .await
+        .unwrap();
+    let failed = wait_for(&pods, "overdue", "Failed", phase_is("Failed"))
+        .await
+        .unwrap();
+    let status = failed.status.unwrap();
+    assert_eq!(status.reason.as_deref(), Some("DeadlineExceeded"));
+    let terminated = status.container_statuses.unwrap()[0]
+        .state
+        .clone()
+        .unwrap()
+        .terminated
+        .unwrap();
+    assert_eq!(terminated.reason.as_deref(), Some("DeadlineExceeded"));
+    assert_eq!(
+        (terminated.exit_code, terminated.signal),
+        (128 + 15, Some(15)),
+        "ended by SIGTERM"
+    );
+}
