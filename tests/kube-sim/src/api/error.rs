@@ -76,6 +76,20 @@ impl Cause {
             message: message.into(),
         }
     }
+
+    /// The message without its leading `<field>: `, as the apiserver puts it in a cause (`field.Error.ErrorBody`):
+    /// kubectl prints `<field>: <body>` from the two, so a message that repeats the field would show it twice.
+    pub fn body(&self) -> &str {
+        let field = if self.field.is_empty() {
+            "<nil>"
+        } else {
+            &self.field
+        };
+        self.message
+            .strip_prefix(field)
+            .and_then(|rest| rest.strip_prefix(": "))
+            .unwrap_or(&self.message)
+    }
 }
 
 /// Which object an error is about (`Status.details`).
@@ -227,7 +241,7 @@ impl ApiError {
                 let causes: Vec<Value> = self
                     .causes
                     .iter()
-                    .map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field}))
+                    .map(|c| json!({"reason": c.reason, "message": c.body(), "field": c.field}))
                     .collect();
                 details.insert("causes".into(), Value::Array(causes));
             }
@@ -283,6 +297,11 @@ mod tests {
         let status = err.to_status();
         assert_eq!(status["code"], 422);
         assert_eq!(status["details"]["causes"].as_array().unwrap().len(), 2);
+        assert_eq!(
+            status["details"]["causes"][1],
+            json!({"reason": "FieldValueInvalid", "field": "spec.replicas", "message": "Invalid value: -1"})
+        );
+        assert!(err.message.contains("spec.replicas: Invalid value: -1"));
         assert!(
             err.message
                 .starts_with("OpenBaoCluster.openbao.org \"a\" is invalid: [")

@@ -190,6 +190,16 @@ async fn route(app: &Arc<App>, path: ResourcePath, request: Incoming) -> ApiResu
 
 fn decode_body(request: &Incoming) -> ApiResult<Value> {
     let content_type = request.header("content-type").unwrap_or("application/json");
+    // Protobuf is not simulated (e.g. `kubectl create namespace` sends it); say so as the apiserver does for a
+    // type without protobuf support instead of failing to parse it as JSON.
+    if content_type.contains("protobuf") || content_type.contains("cbor") {
+        return Err(ApiError::new(
+            StatusReason::UnsupportedMediaType,
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml; got {content_type:?}"
+            ),
+        ));
+    }
     if content_type.contains("yaml") {
         return serde_norway::from_slice(&request.body)
             .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")));

