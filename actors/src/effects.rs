@@ -62,6 +62,8 @@ impl EffectError {
 pub struct PersistedLock {
     pub resource_version: String,
     pub lock: Option<openbao_crds::OperationLock>,
+    /// `status.lastLockEpoch`: the highest epoch ever granted (0 when never granted).
+    pub last_epoch: u64,
 }
 
 /// Reads and writes `status.operationLock`. Only the cluster supervisor uses it.
@@ -71,13 +73,14 @@ pub trait LockStore: Send + Sync {
         cluster: &'a ClusterKey,
     ) -> BoxFuture<'a, Result<PersistedLock, PersistError>>;
 
-    /// Writes `lock` (`None` clears it) only if the object still has `expected_resource_version`; returns the new
-    /// resourceVersion.
+    /// Writes `lock` (`None` clears it) and `status.lastLockEpoch = last_epoch` in one write, only if the object
+    /// still has `expected_resource_version`; returns the new resourceVersion.
     fn persist_lock<'a>(
         &'a self,
         cluster: &'a ClusterKey,
         expected_resource_version: &'a str,
         lock: Option<openbao_crds::OperationLock>,
+        last_epoch: u64,
     ) -> BoxFuture<'a, Result<String, PersistError>>;
 }
 

@@ -134,7 +134,12 @@ impl SupervisorState {
             match self
                 .effects
                 .locks
-                .persist_lock(&self.key, &self.resource_version, next.to_status())
+                .persist_lock(
+                    &self.key,
+                    &self.resource_version,
+                    next.to_status(),
+                    next.last_epoch(),
+                )
                 .await
             {
                 Ok(resource_version) => {
@@ -155,7 +160,10 @@ impl SupervisorState {
 
     async fn reread(&mut self) -> Result<(), PersistError> {
         let persisted = self.effects.locks.read_lock(&self.key).await?;
-        self.lock = OperationLock::from_status(persisted.lock.as_ref(), self.lock.last_epoch());
+        self.lock = OperationLock::from_status(
+            persisted.lock.as_ref(),
+            persisted.last_epoch.max(self.lock.last_epoch()),
+        );
         self.resource_version = persisted.resource_version;
         Ok(())
     }
@@ -347,7 +355,7 @@ impl Actor for ClusterSupervisor {
     ) -> Result<SupervisorState, ActorProcessingErr> {
         let persisted = args.effects.locks.read_lock(&args.key).await?;
         let mut state = SupervisorState {
-            lock: OperationLock::from_status(persisted.lock.as_ref(), 0),
+            lock: OperationLock::from_status(persisted.lock.as_ref(), persisted.last_epoch),
             resource_version: persisted.resource_version,
             key: args.key,
             cluster: args.cluster,

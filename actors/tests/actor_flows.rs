@@ -340,6 +340,26 @@ async fn a_restarted_supervisor_adopts_the_persisted_lock_and_releases_it_when_t
         "the adopted epoch is never handed out again"
     );
     supervisor.stop(None);
+    assert_eq!(fake.world().last_epoch, 4, "the highest grant is persisted");
+
+    // After a release, a new supervisor (operator restart) continues from the persisted epoch, not from 1.
+    let restarted = fake.start_supervisor(cluster(true, None, None)).await;
+    restarted
+        .cast(SupervisorMsg::ReleaseLock {
+            holder: "upgrade/2.8.0".into(),
+            epoch: 4,
+        })
+        .unwrap();
+    fake.wait_until("upgrade lock released", |w| w.lock.is_none())
+        .await;
+    restarted.stop(None);
+    let restarted = fake.start_supervisor(cluster(true, None, None)).await;
+    assert_eq!(
+        acquire(&restarted, Operation::Backup, "backup/next").await,
+        LockReply::Granted { epoch: 5 },
+        "epochs keep increasing across restarts while the lock is free"
+    );
+    restarted.stop(None);
 
     // A holder that vanished entirely (a restore deleted while the operator was down) is released too.
     let fake = FakeCluster::new(at(3, 30));

@@ -28,6 +28,11 @@ pub struct OpenBaoClusterStatus {
     /// The operation holding the cluster; absent when the cluster is free.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub operation_lock: Option<OperationLock>,
+    /// The highest lock epoch ever granted. It outlives a release, so the next grant, even after an operator
+    /// restart, gets a larger epoch and a displaced holder's late writes stay fenced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub last_lock_epoch: Option<i64>,
     /// The running or last upgrade.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upgrade: Option<UpgradeStatus>,

@@ -83,7 +83,11 @@ pub fn merge_conditions(
 
 /// `status.operationLock` set to `lock` (or removed), conditioned on `resource_version`: the API server answers
 /// 409 Conflict when the object changed since.
-pub fn lock_patch(resource_version: &str, lock: Option<&openbao_crds::OperationLock>) -> Value {
+pub fn lock_patch(
+    resource_version: &str,
+    lock: Option<&openbao_crds::OperationLock>,
+    last_epoch: u64,
+) -> Value {
     let lock = match lock {
         // Every optional field explicitly, so a merge patch cannot leave a previous holder's message behind.
         Some(lock) => json!({
@@ -98,7 +102,7 @@ pub fn lock_patch(resource_version: &str, lock: Option<&openbao_crds::OperationL
     };
     json!({
         "metadata": {"resourceVersion": resource_version},
-        "status": {"operationLock": lock},
+        "status": {"operationLock": lock, "lastLockEpoch": last_epoch},
     })
 }
 
@@ -174,12 +178,13 @@ mod tests {
             renewed_at: None,
             epoch: 3,
         };
-        let patch = lock_patch("42", Some(&lock));
+        let patch = lock_patch("42", Some(&lock), 3);
+        assert_eq!(patch["status"]["lastLockEpoch"], 3);
         assert_eq!(patch["metadata"]["resourceVersion"], "42");
         assert_eq!(patch["status"]["operationLock"]["message"], Value::Null);
         assert_eq!(patch["status"]["operationLock"]["epoch"], 3);
         assert_eq!(
-            lock_patch("43", None)["status"]["operationLock"],
+            lock_patch("43", None, 3)["status"]["operationLock"],
             Value::Null
         );
     }

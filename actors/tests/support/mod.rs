@@ -43,6 +43,8 @@ pub fn key() -> ClusterKey {
 pub struct World {
     pub resource_version: u64,
     pub lock: Option<openbao_crds::OperationLock>,
+    /// `status.lastLockEpoch` as persisted.
+    pub last_epoch: u64,
     pub persist_calls: usize,
     /// Next lock writes that fail with a conflict as if another writer got in first.
     pub conflicts_to_inject: usize,
@@ -170,6 +172,7 @@ impl LockStore for FakeCluster {
         ready(Ok(PersistedLock {
             resource_version: world.resource_version.to_string(),
             lock: world.lock.clone(),
+            last_epoch: world.last_epoch,
         }))
     }
 
@@ -178,6 +181,7 @@ impl LockStore for FakeCluster {
         _: &'a ClusterKey,
         expected: &'a str,
         lock: Option<openbao_crds::OperationLock>,
+        last_epoch: u64,
     ) -> BoxFuture<'a, Result<String, PersistError>> {
         let mut result = Ok(String::new());
         self.update(|world| {
@@ -194,6 +198,7 @@ impl LockStore for FakeCluster {
             }
             world.resource_version += 1;
             world.lock = lock;
+            world.last_epoch = last_epoch;
             result = Ok(world.resource_version.to_string());
         });
         ready(result)

@@ -51,14 +51,17 @@ impl LockStore for KubeLockStore {
                 .get(&cluster.name)
                 .await
                 .map_err(|error| persist_error(error.into(), ""))?;
-            let lock = object
-                .status
-                .as_ref()
-                .and_then(|status| status.operation_lock.clone());
+            let status = object.status.as_ref();
+            let lock = status.and_then(|status| status.operation_lock.clone());
+            let last_epoch = status
+                .and_then(|status| status.last_lock_epoch)
+                .and_then(|epoch| u64::try_from(epoch).ok())
+                .unwrap_or(0);
             self.metrics.lock.observe(cluster, lock.as_ref());
             Ok(PersistedLock {
                 resource_version: object.metadata.resource_version.unwrap_or_default(),
                 lock,
+                last_epoch,
             })
         })
     }
@@ -68,9 +71,10 @@ impl LockStore for KubeLockStore {
         cluster: &'a ClusterKey,
         expected_resource_version: &'a str,
         lock: Option<OperationLock>,
+        last_epoch: u64,
     ) -> BoxFuture<'a, Result<String, PersistError>> {
         Box::pin(async move {
-            let patch = lock_patch(expected_resource_version, lock.as_ref());
+            let patch = lock_patch(expected_resource_version, lock.as_ref(), last_epoch);
             let written = self
                 .api(cluster)
                 .patch_status(&cluster.name, &patch_params(), &Patch::Merge(&patch))
