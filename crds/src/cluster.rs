@@ -44,7 +44,8 @@ pub const TRIGGER_BACKUP_ANNOTATION: &str = "openbao.org/trigger-backup";
     ),
     printcolumn(
         name = "Next Backup",
-        type_ = "date",
+        // `date` columns render a future time as `<invalid>` in kubectl: show the timestamp itself.
+        type_ = "string",
         json_path = ".status.backup.nextScheduledBackup",
         description = "Next scheduled fire time"
     ),

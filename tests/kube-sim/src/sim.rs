@@ -238,16 +238,29 @@ impl Sim {
     }
 
     /// Writes the kubeconfig readable only by the owner (it holds the admin token).
+    /// Writes the kubeconfig (mode 0600) atomically: a script or test waiting for the file never reads half of it.
     pub fn write_kubeconfig(&self, path: &Path) -> std::io::Result<()> {
         use std::io::Write;
         use std::os::unix::fs::OpenOptionsExt;
+        let file_name = path.file_name().ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "kubeconfig path has no file name",
+            )
+        })?;
+        let mut partial_name = std::ffi::OsString::from(".");
+        partial_name.push(file_name);
+        partial_name.push(format!(".partial-{}", std::process::id()));
+        let partial = path.with_file_name(partial_name);
         let mut file = std::fs::OpenOptions::new()
             .write(true)
             .create(true)
             .truncate(true)
             .mode(0o600)
-            .open(path)?;
-        file.write_all(self.kubeconfig_yaml().as_bytes())
+            .open(&partial)?;
+        file.write_all(self.kubeconfig_yaml().as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&partial, path)
     }
 
     pub async fn kube_config(&self) -> Result<kube::Config, SimError> {
