@@ -2,127 +2,22 @@
 //! project's CRDs applied the way an install does: a `* * * * *` cluster gets its backup Job, lock and status;
 //! the process survives SIGKILL without duplicating the Job; `/metrics`, `/healthz` and `/readyz` answer.
 
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+mod operator_support;
+
 use std::time::Duration;
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::api::events::v1::Event;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Api;
 use kube::api::{ListParams, PostParams};
 use kube_sim::Sim;
 use openbao_crds::OpenBaoCluster;
-use serde::Deserialize;
+use operator_support::{NAMESPACE, Operator, apply_crds, eventually};
 
-const NAMESPACE: &str = "default";
 /// A `* * * * *` window opens within 60 s; the rest is a busy 2-core machine's slack.
 const JOB_DEADLINE: Duration = Duration::from_secs(150);
 const STARTUP_DEADLINE: Duration = Duration::from_secs(60);
-
-/// The operator process; killed when the test ends, pass or fail.
-struct Operator {
-    child: Child,
-    metrics_port: u16,
-}
-
-impl Operator {
-    fn start(kubeconfig: &Path, log: &Path) -> Self {
-        let metrics_port = free_port();
-        let log_file = std::fs::File::create(log).expect("operator log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_openbao-operator"))
-            .args([
-                "run",
-                "--metrics-addr",
-                &format!("127.0.0.1:{metrics_port}"),
-                "--log-format",
-                "text",
-                "--executor-image",
-                "openbao-operator:test",
-                "--lease-duration-seconds",
-                "4",
-            ])
-            .env("KUBECONFIG", kubeconfig)
-            .env("POD_NAMESPACE", NAMESPACE)
-            .env("POD_NAME", format!("operator-{metrics_port}"))
-            .env(
-                "RUST_LOG",
-                "info,openbao_operator=debug,openbao_actors=debug",
-            )
-            .stdout(Stdio::null())
-            .stderr(log_file)
-            .spawn()
-            .expect("the operator binary starts");
-        Self {
-            child,
-            metrics_port,
-        }
-    }
-
-    async fn get(&self, path: &str) -> Option<(u16, String)> {
-        let url = format!("http://127.0.0.1:{}{path}", self.metrics_port);
-        let response = reqwest::get(&url).await.ok()?;
-        let status = response.status().as_u16();
-        Some((status, response.text().await.ok()?))
-    }
-
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Operator {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free port")
-}
-
-async fn eventually<T, F, Fut>(what: &str, deadline: Duration, log: &Path, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let until = tokio::time::Instant::now() + deadline;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        if tokio::time::Instant::now() > until {
-            let log = std::fs::read_to_string(log).unwrap_or_default();
-            let tail: Vec<&str> = log.lines().rev().take(60).collect();
-            panic!(
-                "timed out after {deadline:?} waiting for {what}; operator log tail:\n{}",
-                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-async fn apply_crds(client: &kube::Client) {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/deploy/crds/crds.yaml"
-    ))
-    .expect("deploy/crds/crds.yaml");
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for document in serde_norway::Deserializer::from_str(&text) {
-        let crd = CustomResourceDefinition::deserialize(document).expect("a CRD document");
-        api.create(&PostParams::default(), &crd)
-            .await
-            .expect("the simulator accepts the CRD");
-    }
-}
 
 const CLUSTER: &str = r#"
 apiVersion: openbao.org/v1alpha1

@@ -24,7 +24,8 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, MessagingErr, RpcReplyPort};
 
 use crate::cluster_key::ClusterKey;
 use crate::effects::{
-    BackupJobRequest, ClusterEffects, ConditionUpdate, EventReason, JobObservation,
+    BackupJobRequest, ClusterEffects, ConditionUpdate, EventReason, HolderLiveness, JobCreation,
+    JobObservation,
 };
 use crate::holder::HolderRef;
 use crate::lock::AcquireRequest;
@@ -280,6 +281,7 @@ impl BackupState {
             .jobs
             .create_backup_job(&self.cluster, &request)
             .await;
+        let already_existed = matches!(created, Ok(JobCreation::AlreadyExisted));
         if let Err(error) = created {
             if holds_lock {
                 self.release_lock(&job_name, epoch);
@@ -347,7 +349,27 @@ impl BackupState {
             format!("{kind} backup Job {job_name} created (lock epoch {epoch})"),
         )
         .await;
+        if already_existed {
+            self.catch_up_existing_job(&job_name).await;
+            if self.running.is_none() {
+                return StartResult::DecideAgain;
+            }
+        }
         StartResult::Started
+    }
+
+    /// A Job found under the deterministic name was created before an operator restart and may have ended
+    /// already; the watch does not report its end again, so record it now instead of holding the lock forever.
+    async fn catch_up_existing_job(&mut self, job_name: &str) {
+        let holder = HolderRef::BackupJob(job_name.to_string());
+        match self.effects.holders.probe_holder(&self.key, &holder).await {
+            Ok(HolderLiveness::Finished(Some(job))) => self.job_observed(job).await,
+            Ok(_) => {}
+            Err(error) => {
+                // The Job's next watch event, or the next supervisor start's adoption, still records it.
+                tracing::warn!(cluster = %self.key, job = job_name, %error, "could not read the existing Job");
+            }
+        }
     }
 
     async fn lock_denied(&mut self, origin: &BackupOrigin, operation: Operation, held_by: &str) {

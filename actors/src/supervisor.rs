@@ -11,6 +11,7 @@
 //! own start and on every child restart.
 
 pub mod adopt;
+pub mod observed_lock;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -305,6 +306,28 @@ impl SupervisorState {
         }
     }
 
+    /// Someone else (an upgrade or restore owner, an administrator) changed `status.operationLock`: adopt what is
+    /// persisted, and when that freed the lock tell the children, so a queued manual backup does not wait for an
+    /// operator restart.
+    async fn follow_persisted_lock(&mut self, cluster: &OpenBaoCluster) {
+        let observed = cluster
+            .status
+            .as_ref()
+            .and_then(|status| status.operation_lock.as_ref());
+        if !observed_lock::differs(observed, self.lock.holding()) {
+            return;
+        }
+        let was_held = self.lock.holding().is_some();
+        if let Err(error) = self.reread().await {
+            tracing::warn!(cluster = %self.key, %error, "could not re-read the operation lock");
+            return;
+        }
+        if was_held && self.lock.holding().is_none() {
+            tracing::info!(cluster = %self.key, "operation lock released outside the operator");
+            self.forward_to_backup(BackupMsg::LockReleased);
+        }
+    }
+
     fn forward_to_backup(&self, message: BackupMsg) {
         if let Some(child) = &self.backup {
             child.mailbox.sent();
@@ -389,6 +412,7 @@ impl Actor for ClusterSupervisor {
             }
             SupervisorMsg::ClusterObserved(cluster) => {
                 state.cluster = cluster.clone();
+                state.follow_persisted_lock(&cluster).await;
                 state.forward_to_backup(BackupMsg::ClusterObserved(cluster));
             }
             SupervisorMsg::JobObserved(job) => state.forward_to_backup(BackupMsg::JobObserved(job)),

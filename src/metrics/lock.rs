@@ -1,6 +1,6 @@
 //! `openbao_operation_lock_*`: which operation holds each cluster (from `status.operationLock`), and the grants
 //! and denials this replica decided. Grants are counted where the lock is persisted: a write whose epoch is above
-//! the last one read or written for the cluster is a grant; the same epoch again is a renewal.
+//! the last one the lock store read or wrote for the cluster is a grant; the same epoch again is a renewal.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -73,10 +73,21 @@ impl LockMetrics {
             self.epoch
                 .get_or_create(&ClusterLabels::from(key))
                 .set(lock.epoch);
-            let mut epochs = self.epochs();
-            let known = epochs.entry(key.clone()).or_insert(lock.epoch);
-            *known = (*known).max(lock.epoch);
         }
+    }
+
+    /// The lock store read the lock: its epoch is the baseline that tells this replica's next write a grant from a
+    /// renewal. Watch events must not move the baseline: one can arrive before the write's own response and would
+    /// make a grant look like a renewal.
+    pub fn read_by_store(&self, key: &ClusterKey, lock: Option<&OperationLock>, last_epoch: u64) {
+        let epoch = lock
+            .map_or(0, |lock| lock.epoch)
+            .max(i64::try_from(last_epoch).unwrap_or(i64::MAX));
+        let mut epochs = self.epochs();
+        let known = epochs.entry(key.clone()).or_insert(epoch);
+        *known = (*known).max(epoch);
+        drop(epochs);
+        self.observe(key, lock);
     }
 
     /// A successful lock write by this replica.
@@ -143,13 +154,17 @@ mod tests {
         let metrics = LockMetrics::register(&mut Registry::default());
         let key = ClusterKey::new("ns", "c");
         // Adopted at start: epoch 4 exists already, not a grant of this replica.
-        metrics.observe(&key, Some(&lock(Operation::Backup, 4)));
+        metrics.read_by_store(&key, Some(&lock(Operation::Backup, 4)), 4);
         metrics.persisted(&key, Some(&lock(Operation::Backup, 4)));
         assert_eq!(metrics.grants(&key, Operation::Backup), 0, "a renewal");
+        // A watch event showing the next grant before the write's own response does not hide that grant.
+        metrics.observe(&key, Some(&lock(Operation::Upgrade, 5)));
+        metrics.persisted(&key, Some(&lock(Operation::Upgrade, 5)));
+        assert_eq!(metrics.grants(&key, Operation::Upgrade), 1);
         metrics.persisted(&key, None);
-        metrics.persisted(&key, Some(&lock(Operation::Restore, 5)));
+        metrics.persisted(&key, Some(&lock(Operation::Restore, 6)));
         assert_eq!(metrics.grants(&key, Operation::Restore), 1);
-        metrics.persisted(&key, Some(&lock(Operation::Restore, 5)));
+        metrics.persisted(&key, Some(&lock(Operation::Restore, 6)));
         assert_eq!(metrics.grants(&key, Operation::Restore), 1);
     }
 }

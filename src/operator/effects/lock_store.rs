@@ -57,7 +57,9 @@ impl LockStore for KubeLockStore {
                 .and_then(|status| status.last_lock_epoch)
                 .and_then(|epoch| u64::try_from(epoch).ok())
                 .unwrap_or(0);
-            self.metrics.lock.observe(cluster, lock.as_ref());
+            self.metrics
+                .lock
+                .read_by_store(cluster, lock.as_ref(), last_epoch);
             Ok(PersistedLock {
                 resource_version: object.metadata.resource_version.unwrap_or_default(),
                 lock,

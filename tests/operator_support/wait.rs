@@ -1,0 +1,33 @@
+//! Polling a condition with a generous deadline; on timeout the failure shows the operator's log tail.
+
+use std::path::Path;
+use std::time::Duration;
+
+const POLL_INTERVAL: Duration = Duration::from_millis(200);
+const LOG_TAIL_LINES: usize = 60;
+
+pub async fn eventually<T, F, Fut>(what: &str, deadline: Duration, log: &Path, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let until = tokio::time::Instant::now() + deadline;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        if tokio::time::Instant::now() > until {
+            panic!(
+                "timed out after {deadline:?} waiting for {what}; operator log tail:\n{}",
+                log_tail(log)
+            );
+        }
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
+pub fn log_tail(log: &Path) -> String {
+    let log = std::fs::read_to_string(log).unwrap_or_default();
+    let tail: Vec<&str> = log.lines().rev().take(LOG_TAIL_LINES).collect();
+    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+}
