@@ -4,19 +4,23 @@
 //!
 //! Usage: `bench_executor <executor binary> <size MiB>...` (sizes ascending, e.g. `256 1024`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use openbao_test_harness::{OpenBaoCluster, OpenBaoOptions, S3Options, S3Server};
 
-/// KV values are stored encrypted, so even repetitive plaintext makes an incompressible snapshot.
-const VALUE_BYTES: usize = 1 << 20;
+/// KV values are stored encrypted, so even repetitive plaintext makes an incompressible snapshot. Raft refuses
+/// entries over 1 MiB, so two values per MiB.
+const VALUE_BYTES: usize = 512 << 10;
+const VALUES_PER_MIB: usize = 2;
 const MIB: f64 = 1024.0 * 1024.0;
 
 struct Measured {
     seconds: f64,
     rss_mib: f64,
+    /// User + system CPU seconds (shows whether a step is CPU-bound).
+    cpu_seconds: f64,
 }
 
 struct Bench {
@@ -30,12 +34,20 @@ struct Bench {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let mut args = std::env::args().skip(1);
-    let executor = PathBuf::from(args.next().expect("usage: bench_executor <executor binary> <size MiB>..."));
+    let executor = PathBuf::from(
+        args.next()
+            .expect("usage: bench_executor <executor binary> <size MiB>..."),
+    );
     let sizes: Vec<usize> = args.map(|a| a.parse().expect("size in MiB")).collect();
     assert!(!sizes.is_empty(), "give at least one size in MiB");
     for tool in ["curl", "/usr/bin/time"] {
         assert!(
-            Command::new(tool).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok(),
+            Command::new(tool)
+                .arg("--version")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok(),
             "{tool} is required"
         );
     }
@@ -66,16 +78,23 @@ impl Bench {
     async fn grow_to(&mut self, mib: usize) {
         let started = Instant::now();
         let missing = mib.saturating_sub(self.written_mib);
+        let first = self.written_mib * VALUES_PER_MIB;
         // Batches keep each call's concurrency bounded and show progress on slow machines.
-        for batch in (0..missing).collect::<Vec<_>>().chunks(64) {
-            let prefix = format!("bench/{}", self.written_mib + batch[0]);
+        for batch in (first..first + missing * VALUES_PER_MIB)
+            .collect::<Vec<_>>()
+            .chunks(64)
+        {
+            let prefix = format!("bench/{}", batch[0]);
             self.cluster
                 .write_secrets(&prefix, batch.len(), VALUE_BYTES)
                 .await
                 .expect("secrets written");
         }
         self.written_mib = self.written_mib.max(mib);
-        eprintln!("wrote {missing} MiB of secrets in {:.1} s", started.elapsed().as_secs_f64());
+        eprintln!(
+            "wrote {missing} MiB of secrets in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
     }
 
     async fn run_size(&self) {
@@ -124,6 +143,7 @@ impl Bench {
         let pipeline = Measured {
             seconds: bao_save.seconds + pipeline_put.seconds,
             rss_mib: bao_save.rss_mib.max(pipeline_put.rss_mib),
+            cpu_seconds: bao_save.cpu_seconds + pipeline_put.cpu_seconds,
         };
 
         let (ours, report) = self.executor_run(&["backup"], &leader, None);
@@ -139,6 +159,7 @@ impl Bench {
                 .arg(&restore_file)
                 .args(sigv4)
                 .args(["--user", &user])
+                .args(unsigned)
                 .arg(object_url(&key)),
         );
         let post_floor = measure(
@@ -150,21 +171,37 @@ impl Bench {
                 .arg(&restore_file)
                 .arg(&snapshot_url),
         );
-        self.cluster.wait_healthy().await.expect("cluster healthy after the floor restore");
+        self.cluster
+            .wait_healthy()
+            .await
+            .expect("cluster healthy after the floor restore");
         wait_restore_settled(&self.cluster).await;
         let restore_floor = Measured {
             seconds: get_floor.seconds + post_floor.seconds,
             rss_mib: get_floor.rss_mib.max(post_floor.rss_mib),
+            cpu_seconds: get_floor.cpu_seconds + post_floor.cpu_seconds,
         };
         let (ours_restore, restore_report) = self.executor_run(&["restore"], &leader, Some(&key));
         assert_eq!(restore_report["outcome"], "succeeded", "{restore_report}");
         let accepted = restore_report["restoreAcceptedSeconds"].as_f64().unwrap();
-        self.cluster.wait_healthy().await.expect("cluster healthy after our restore");
+        self.cluster
+            .wait_healthy()
+            .await
+            .expect("cluster healthy after our restore");
 
         let floor = snapshot_floor.seconds.max(store_floor.seconds);
-        println!("\n== snapshot {size:.0} MiB ({} MiB of secrets)", self.written_mib);
-        row("snapshot floor: curl GET snapshot > /dev/null", &snapshot_floor);
-        row("store floor: curl --aws-sigv4 PUT of the file", &store_floor);
+        println!(
+            "\n== snapshot {size:.0} MiB ({} MiB of secrets)",
+            self.written_mib
+        );
+        row(
+            "snapshot floor: curl GET snapshot > /dev/null",
+            &snapshot_floor,
+        );
+        row(
+            "store floor: curl --aws-sigv4 PUT of the file",
+            &store_floor,
+        );
         row("hand pipeline: bao snapshot save + curl PUT", &pipeline);
         row("ours: executor backup (verify + manifest + head)", &ours);
         println!(
@@ -183,7 +220,12 @@ impl Bench {
     }
 
     /// Runs the executor under `/usr/bin/time -v`; returns the measurement and its report.
-    fn executor_run(&self, args: &[&str], leader: &str, key: Option<&str>) -> (Measured, serde_json::Value) {
+    fn executor_run(
+        &self,
+        args: &[&str],
+        leader: &str,
+        key: Option<&str>,
+    ) -> (Measured, serde_json::Value) {
         let token_file = self.work.path().join("token");
         std::fs::write(&token_file, self.cluster.root_token()).unwrap();
         let creds = self.work.path().join("creds");
@@ -195,7 +237,10 @@ impl Bench {
         command
             .arg("executor")
             .args(args)
-            .env("RUST_LOG", "warn")
+            .env(
+                "RUST_LOG",
+                std::env::var("BENCH_EXECUTOR_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .env("EXECUTOR_NAMESPACE", "bench")
             .env("EXECUTOR_CLUSTER", "bench")
             .env("EXECUTOR_OPENBAO_ADDR", leader)
@@ -205,10 +250,13 @@ impl Bench {
             .env("EXECUTOR_STORE_ENDPOINT", self.s3.endpoint())
             .env("EXECUTOR_STORE_REGION", self.s3.region())
             .env("EXECUTOR_STORE_FORCE_PATH_STYLE", "true")
+            // Like the curl floor, which sends UNSIGNED-PAYLOAD.
+            .env("EXECUTOR_STORE_UNSIGNED_PAYLOAD", "true")
             .env("EXECUTOR_STORE_CREDENTIALS_DIR", &creds)
             .env("EXECUTOR_SCRATCH_DIR", self.work.path())
             .env("EXECUTOR_REPORT_PATH", &report)
-            .stdout(Stdio::null());
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
         for name in ["EXECUTOR_PART_SIZE", "EXECUTOR_UPLOAD_CONCURRENCY"] {
             if let Ok(value) = std::env::var(name) {
                 command.env(name, value);
@@ -219,7 +267,10 @@ impl Bench {
         }
         let measured = measure(&format!("executor {}", args.join(" ")), &mut command);
         let report = std::fs::read_to_string(&report).expect("executor report");
-        (measured, serde_json::from_str(&report).expect("report JSON"))
+        (
+            measured,
+            serde_json::from_str(&report).expect("report JSON"),
+        )
     }
 }
 
@@ -229,7 +280,11 @@ async fn wait_restore_settled(cluster: &OpenBaoCluster) {
     let mut active_since: Option<Instant> = None;
     let deadline = Instant::now() + Duration::from_secs(300);
     while Instant::now() < deadline {
-        let active = cluster.health(0).await.map(|h| h.is_active()).unwrap_or(false);
+        let active = cluster
+            .health(0)
+            .await
+            .map(|h| h.is_active())
+            .unwrap_or(false);
         match (active, active_since) {
             (true, Some(since)) if since.elapsed() >= Duration::from_secs(10) => return,
             (true, None) => active_since = Some(Instant::now()),
@@ -253,7 +308,12 @@ fn measure(what: &str, command: &mut Command) -> Measured {
     let program = command.get_program().to_owned();
     let args: Vec<_> = command.get_args().map(|a| a.to_owned()).collect();
     let mut timed = Command::new("/usr/bin/time");
-    timed.arg("-v").arg("-o").arg(time_file.path()).arg(program).args(args);
+    timed
+        .arg("-v")
+        .arg("-o")
+        .arg(time_file.path())
+        .arg(program)
+        .args(args);
     for (name, value) in command.get_envs() {
         match value {
             Some(value) => timed.env(name, value),
@@ -265,21 +325,27 @@ fn measure(what: &str, command: &mut Command) -> Measured {
     let status = timed.status().unwrap_or_else(|e| panic!("{what}: {e}"));
     let seconds = started.elapsed().as_secs_f64();
     assert!(status.success(), "{what} failed: {status}");
+    let report = std::fs::read_to_string(time_file.path()).unwrap();
     Measured {
         seconds,
-        rss_mib: max_rss_kib(time_file.path()) as f64 / 1024.0,
+        rss_mib: time_field(&report, "Maximum resident set size (kbytes)") / 1024.0,
+        cpu_seconds: time_field(&report, "User time (seconds)")
+            + time_field(&report, "System time (seconds)"),
     }
 }
 
-fn max_rss_kib(path: &Path) -> u64 {
-    std::fs::read_to_string(path)
-        .unwrap()
+/// A numeric field of GNU time's `-v` report.
+fn time_field(report: &str, name: &str) -> f64 {
+    report
         .lines()
-        .find_map(|line| line.trim().strip_prefix("Maximum resident set size (kbytes): "))
-        .and_then(|kib| kib.trim().parse().ok())
-        .expect("GNU time reports the peak RSS")
+        .find_map(|line| line.trim().strip_prefix(name)?.strip_prefix(": "))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("GNU time reports {name}"))
 }
 
 fn row(name: &str, measured: &Measured) {
-    println!("{name:<52} {:>7.2} s  {:>7.1} MiB RSS", measured.seconds, measured.rss_mib);
+    println!(
+        "{name:<52} {:>7.2} s  {:>7.1} MiB RSS  {:>6.2} s CPU",
+        measured.seconds, measured.rss_mib, measured.cpu_seconds
+    );
 }

@@ -12,7 +12,7 @@ use tokio::io::AsyncWriteExt;
 use super::archive::ArchiveError;
 use super::manifest::Manifest;
 use super::stage::Reason;
-use super::verifier::{StreamingVerifier, VerifiedSnapshot};
+use super::verifier::{BackgroundVerifier, VerifiedSnapshot};
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +41,8 @@ impl Reason for DownloadError {
     }
 }
 
+const SCRATCH_WRITE_BUFFER: usize = 1 << 20;
+
 /// A verified copy on local disk; the directory goes away when this is dropped.
 pub struct ScratchSnapshot {
     _dir: tempfile::TempDir,
@@ -64,26 +66,42 @@ pub async fn download_verified(
     }
     .map_err(DownloadError::Scratch)?;
     let path = dir.path().join("snapshot.tar.gz");
-    let mut file = tokio::fs::File::create(&path)
-        .await
-        .map_err(DownloadError::Scratch)?;
+    // Large writes: every tokio file operation is a hop to the blocking pool.
+    let mut file = tokio::io::BufWriter::with_capacity(
+        SCRATCH_WRITE_BUFFER,
+        tokio::fs::File::create(&path)
+            .await
+            .map_err(DownloadError::Scratch)?,
+    );
 
     let result = store
         .get(&Path::from(key))
         .await
         .map_err(StoreError::request("downloading", key))?;
     let mut stream = result.into_stream();
-    let mut verifier = StreamingVerifier::new();
+    let mut verifier = BackgroundVerifier::start();
+    let mut written = Ok(());
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(StoreError::request("downloading", key))?;
-        verifier.update(&chunk)?;
-        file.write_all(&chunk)
-            .await
-            .map_err(DownloadError::Scratch)?;
+        let chunk = match chunk {
+            Ok(chunk) => chunk,
+            Err(err) => {
+                drop(verifier.finish().await);
+                return Err(StoreError::request("downloading", key)(err).into());
+            }
+        };
+        if !verifier.feed(chunk.clone()).await {
+            break;
+        }
+        written = file.write_all(&chunk).await;
+        if written.is_err() {
+            break;
+        }
     }
-    file.flush().await.map_err(DownloadError::Scratch)?;
-    file.sync_all().await.map_err(DownloadError::Scratch)?;
-    let verified = verifier.finish()?;
+    let verified = verifier.finish().await?;
+    // No fsync: the copy is read back by this process only, so the page cache is enough.
+    written
+        .and(file.flush().await)
+        .map_err(DownloadError::Scratch)?;
     check_against_manifest(&verified, manifest)?;
     Ok(ScratchSnapshot {
         _dir: dir,

@@ -13,7 +13,7 @@ use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
 
 use super::archive::ArchiveError;
-use super::verifier::{StreamingVerifier, VerifiedSnapshot};
+use super::verifier::{BackgroundVerifier, VerifiedSnapshot};
 use crate::openbao::OpenBaoError;
 use crate::store::StoreError;
 
@@ -47,7 +47,6 @@ where
     S: Stream<Item = Result<Bytes, OpenBaoError>>,
 {
     let mut source = std::pin::pin!(source);
-    let mut verifier = StreamingVerifier::new();
 
     // Look at the first bytes before creating the upload: an empty or non-gzip answer (a standby's 200) fails
     // here without leaving even an unfinished upload behind.
@@ -58,27 +57,48 @@ where
         }
     };
     let Some(first) = first else {
-        return Err(TeeError::Verify(
-            verifier.finish().err().unwrap_or(ArchiveError::Empty),
-        ));
+        return Err(TeeError::Verify(ArchiveError::Empty));
     };
-    verifier.update(&first).map_err(TeeError::Verify)?;
+    if first[0] != GZIP_MAGIC[0] || first.get(1).is_some_and(|b| *b != GZIP_MAGIC[1]) {
+        return Err(TeeError::Verify(ArchiveError::NotGzip));
+    }
 
+    let mut verifier = BackgroundVerifier::start();
     let path = Path::from(key);
-    let upload = store.put_multipart(&path).await.map_err(|e| {
-        TeeError::Store(StoreError::request("starting the multipart upload of", key)(e))
-    })?;
+    let upload = match store.put_multipart(&path).await {
+        Ok(upload) => upload,
+        Err(e) => {
+            drop(verifier.finish().await);
+            return Err(TeeError::Store(StoreError::request(
+                "starting the multipart upload of",
+                key,
+            )(e)));
+        }
+    };
     let mut writer = WriteMultipart::new_with_chunk_size(upload, tuning.part_size);
-    writer.put(first);
 
-    let outcome = pump(&mut source, &mut verifier, &mut writer, tuning, key).await;
-    let verified = match outcome.and_then(|()| verifier.finish().map_err(TeeError::Verify)) {
-        Ok(verified) => verified,
+    let pumped = pump(first, &mut source, &mut verifier, &mut writer, tuning, key).await;
+    // A pump failure (OpenBao or store) cut the stream short, so the checker's verdict on the partial stream
+    // says nothing; when the pump ran to the end (or stopped because the checker failed) the verdict decides.
+    let verified = match pumped {
         Err(err) => {
+            drop(verifier.finish().await);
             abort(writer, key).await;
             return Err(err);
         }
+        Ok(()) => match verifier.finish().await {
+            Ok(verified) => verified,
+            Err(err) => {
+                abort(writer, key).await;
+                return Err(TeeError::Verify(err));
+            }
+        },
     };
+    tracing::info!(
+        key,
+        size = verified.size,
+        "snapshot streamed and verified; completing the upload"
+    );
     // `finish` aborts the upload itself when completing fails.
     writer.finish().await.map_err(|e| {
         TeeError::Store(StoreError::request(
@@ -89,9 +109,14 @@ where
     Ok(verified)
 }
 
+const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Moves every chunk to the checker and the uploader. Stops early (with `Ok`) when the checker has already
+/// failed; the caller then reads its verdict.
 async fn pump<S>(
+    first: Bytes,
     source: &mut std::pin::Pin<&mut S>,
-    verifier: &mut StreamingVerifier,
+    verifier: &mut BackgroundVerifier,
     writer: &mut WriteMultipart,
     tuning: UploadTuning,
     key: &str,
@@ -99,9 +124,11 @@ async fn pump<S>(
 where
     S: Stream<Item = Result<Bytes, OpenBaoError>>,
 {
-    while let Some(chunk) = source.next().await {
-        let chunk = chunk.map_err(TeeError::Source)?;
-        verifier.update(&chunk).map_err(TeeError::Verify)?;
+    let mut next = Some(first);
+    while let Some(chunk) = next {
+        if !verifier.feed(chunk.clone()).await {
+            return Ok(());
+        }
         // Back-pressure: wait for a free upload slot before buffering more, so memory stays at
         // (concurrency + 1) parts however fast OpenBao sends.
         writer
@@ -109,6 +136,7 @@ where
             .await
             .map_err(|e| TeeError::Store(StoreError::request("uploading a part of", key)(e)))?;
         writer.put(chunk);
+        next = source.next().await.transpose().map_err(TeeError::Source)?;
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! One pass over snapshot bytes that yields everything we vouch for: SHA-256 digest, size and the archive check.
 //! Backup feeds it from the OpenBao response, restore from the object store; neither keeps a copy in memory.
 
+use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
 use super::archive::{ArchiveCheck, ArchiveError, ArchiveFacts};
@@ -67,6 +68,51 @@ impl StreamingVerifier {
     }
 }
 
+/// A [`StreamingVerifier`] on a blocking thread, fed through a bounded queue: hashing and inflating then overlap
+/// the network reads and part uploads instead of stalling them. The queue bound keeps memory bounded.
+pub struct BackgroundVerifier {
+    queue: Option<tokio::sync::mpsc::Sender<Bytes>>,
+    worker: tokio::task::JoinHandle<Result<VerifiedSnapshot, ArchiveError>>,
+}
+
+/// Chunks waiting for the checker (reqwest yields chunks of a few KiB to a few hundred KiB).
+const QUEUE_CHUNKS: usize = 32;
+
+impl BackgroundVerifier {
+    pub fn start() -> Self {
+        let (queue, mut chunks) = tokio::sync::mpsc::channel::<Bytes>(QUEUE_CHUNKS);
+        let worker = tokio::task::spawn_blocking(move || {
+            let mut verifier = StreamingVerifier::new();
+            while let Some(chunk) = chunks.blocking_recv() {
+                verifier.update(&chunk)?;
+            }
+            verifier.finish()
+        });
+        Self {
+            queue: Some(queue),
+            worker,
+        }
+    }
+
+    /// Queues a chunk (a cheap reference-counted clone). `false` means the checker already stopped on a
+    /// failure: call [`BackgroundVerifier::finish`] for it.
+    pub async fn feed(&mut self, chunk: Bytes) -> bool {
+        match &self.queue {
+            Some(queue) => queue.send(chunk).await.is_ok(),
+            None => false,
+        }
+    }
+
+    /// Ends the stream and waits for the verdict.
+    pub async fn finish(mut self) -> Result<VerifiedSnapshot, ArchiveError> {
+        self.queue.take();
+        match self.worker.await {
+            Ok(verdict) => verdict,
+            Err(join_error) => Err(ArchiveError::CheckerFailed(join_error.to_string())),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,5 +134,38 @@ mod tests {
         assert!(verified.digest.as_str().starts_with("sha256:"));
         assert_eq!(verified.digest.as_str().len(), 7 + 64);
         assert_eq!(verified.archive.raft_index, 9);
+    }
+}
+
+#[cfg(test)]
+mod background_tests {
+    use super::*;
+    use crate::executor::archive::test_archives::snapshot;
+
+    #[tokio::test]
+    async fn background_verdict_matches_the_inline_one() {
+        let bytes = snapshot(&[5u8; 200_000], 3, 1);
+        let mut background = BackgroundVerifier::start();
+        for chunk in bytes.chunks(1000) {
+            assert!(background.feed(Bytes::copy_from_slice(chunk)).await);
+        }
+        let verified = background.finish().await.unwrap();
+        assert_eq!(verified.size, bytes.len() as u64);
+        assert_eq!(verified.archive.raft_index, 3);
+    }
+
+    #[tokio::test]
+    async fn an_early_failure_stops_accepting_and_is_reported() {
+        let mut background = BackgroundVerifier::start();
+        background
+            .feed(Bytes::from_static(b"not gzip at all"))
+            .await;
+        let mut accepted = 0;
+        while background.feed(Bytes::from_static(b"more")).await {
+            accepted += 1;
+            assert!(accepted < 10_000, "the checker never stopped");
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(background.finish().await, Err(ArchiveError::NotGzip));
     }
 }

@@ -44,6 +44,8 @@ pub enum ArchiveError {
     MemberDigestMismatch(String),
     #[error("meta.json is invalid: {0}")]
     InvalidMeta(String),
+    #[error("the archive checker stopped unexpectedly: {0}")]
+    CheckerFailed(String),
 }
 
 impl Reason for ArchiveError {
@@ -61,6 +63,7 @@ impl Reason for ArchiveError {
             Self::InvalidChecksumList(_) => "SnapshotChecksumListInvalid",
             Self::MemberDigestMismatch(_) => "SnapshotMemberDigestMismatch",
             Self::InvalidMeta(_) => "SnapshotMetaInvalid",
+            Self::CheckerFailed(_) => "SnapshotCheckFailed",
         }
     }
 }

@@ -292,10 +292,18 @@ fn store(env: &Env) -> Result<StoreSettings, ConfigError> {
         Some(dir) => credentials_from_dir(provider, &dir)?,
     };
     let defaults = RetrySettings::default();
+    let endpoint = env.optional("EXECUTOR_STORE_ENDPOINT");
+    // Over plain HTTP nothing else protects the bytes in transit, so keep the payload signature there.
+    let unsigned_payload = match env.optional("EXECUTOR_STORE_UNSIGNED_PAYLOAD") {
+        Some(_) => env.flag("EXECUTOR_STORE_UNSIGNED_PAYLOAD")?,
+        None => !endpoint
+            .as_deref()
+            .is_some_and(|e| e.starts_with("http://")),
+    };
     Ok(StoreSettings {
         provider,
         bucket: env.required("EXECUTOR_STORE_BUCKET")?,
-        endpoint: env.optional("EXECUTOR_STORE_ENDPOINT"),
+        endpoint,
         region: env.optional("EXECUTOR_STORE_REGION"),
         force_path_style: env.flag("EXECUTOR_STORE_FORCE_PATH_STYLE")?,
         azure_account,
@@ -313,6 +321,7 @@ fn store(env: &Env) -> Result<StoreSettings, ConfigError> {
                 .map(|d| d.as_std())
                 .unwrap_or(defaults.retry_timeout),
         },
+        unsigned_payload,
     })
 }
 

@@ -199,3 +199,21 @@ fn restore_source_and_flags() {
     let missing = restore(&fixture.env(&[]), false, false).unwrap_err();
     assert_eq!(field_of(missing), "EXECUTOR_KEY");
 }
+
+#[test]
+fn payload_signing_stays_on_for_plain_http_unless_asked() {
+    let fixture = Fixture::new();
+    let aws = backup(&fixture.env(&[])).unwrap();
+    assert!(
+        aws.common.store.unsigned_payload,
+        "default endpoint is HTTPS"
+    );
+    let http = backup(&fixture.env(&[("EXECUTOR_STORE_ENDPOINT", "http://minio:9000")])).unwrap();
+    assert!(!http.common.store.unsigned_payload);
+    let forced = backup(&fixture.env(&[
+        ("EXECUTOR_STORE_ENDPOINT", "http://minio:9000"),
+        ("EXECUTOR_STORE_UNSIGNED_PAYLOAD", "true"),
+    ]))
+    .unwrap();
+    assert!(forced.common.store.unsigned_payload);
+}
