@@ -1,5 +1,6 @@
 //! Executor benchmark: one real OpenBao node and one S3 server on loopback, a snapshot of at least the requested
-//! size, and in one run the floors (what the endpoints alone cost), the hand pipeline people script today, and
+//! size, and in one run the floors (what the endpoints alone cost), the hand pipeline people script today
+//! (`bao operator raft snapshot save`, then `aws s3 cp`), and
 //! the executor, each with wall time and peak RSS. Run through `scripts/bench-executor.sh`.
 //!
 //! Usage: `bench_executor <executor binary> <size MiB>...` (sizes ascending, e.g. `256 1024`).
@@ -139,11 +140,33 @@ impl Bench {
             )
         };
         let store_floor = curl_put("floor.snap");
-        let pipeline_put = curl_put("pipeline.snap");
+        // The hand pipeline uploads with the stock S3 client people script (the AWS CLI, default settings).
+        let aws_cp = measure(
+            "aws s3 cp",
+            Command::new(aws_binary())
+                .args(["s3", "cp", "--only-show-errors", "--endpoint-url"])
+                .arg(self.s3.endpoint())
+                .arg(&file)
+                .arg(format!("s3://{}/pipeline.snap", self.s3.bucket()))
+                .env("AWS_ACCESS_KEY_ID", self.s3.access_key())
+                .env("AWS_SECRET_ACCESS_KEY", self.s3.secret_key())
+                .env("AWS_DEFAULT_REGION", self.s3.region())
+                .env("AWS_CONFIG_FILE", "/dev/null")
+                .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+        );
         let pipeline = Measured {
-            seconds: bao_save.seconds + pipeline_put.seconds,
-            rss_mib: bao_save.rss_mib.max(pipeline_put.rss_mib),
-            cpu_seconds: bao_save.cpu_seconds + pipeline_put.cpu_seconds,
+            seconds: bao_save.seconds + aws_cp.seconds,
+            rss_mib: bao_save.rss_mib.max(aws_cp.rss_mib),
+            cpu_seconds: bao_save.cpu_seconds + aws_cp.cpu_seconds,
+        };
+        // The same with the fastest possible uploader, for reference.
+        let curl_pipeline = {
+            let put = curl_put("pipeline-curl.snap");
+            Measured {
+                seconds: bao_save.seconds + put.seconds,
+                rss_mib: bao_save.rss_mib.max(put.rss_mib),
+                cpu_seconds: bao_save.cpu_seconds + put.cpu_seconds,
+            }
         };
 
         let (ours, report) = self.executor_run(&["backup"], &leader, None);
@@ -202,7 +225,11 @@ impl Bench {
             "store floor: curl --aws-sigv4 PUT of the file",
             &store_floor,
         );
-        row("hand pipeline: bao snapshot save + curl PUT", &pipeline);
+        row("hand pipeline: bao snapshot save + aws s3 cp", &pipeline);
+        row(
+            "  (reference: bao snapshot save + curl PUT)",
+            &curl_pipeline,
+        );
         row("ours: executor backup (verify + manifest + head)", &ours);
         println!(
             "backup: ours / max(floors) = {:.2} (target <= 1.25); pipeline / ours = {:.2} (target >= 2); ours RSS {:.1} MiB (target <= 64)",
@@ -294,6 +321,19 @@ async fn wait_restore_settled(cluster: &OpenBaoCluster) {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     panic!("the cluster did not settle after a restore");
+}
+
+/// The AWS CLI (PyPI `awscli`), installed into the tools venv by `scripts/bench-executor.sh`.
+fn aws_binary() -> PathBuf {
+    let venv = std::env::var_os("OPENBAO_TEST_VENV")
+        .expect("OPENBAO_TEST_VENV is set (source .tools/env)");
+    let aws = PathBuf::from(venv).join("bin/aws");
+    assert!(
+        aws.is_file(),
+        "{} missing: run scripts/bench-executor.sh (it installs awscli)",
+        aws.display()
+    );
+    aws
 }
 
 fn bao_binary() -> PathBuf {

@@ -117,6 +117,16 @@ async fn main() {
         Utc::now() + chrono::Duration::seconds(5) < window,
         "creating the clusters took past the window; raise LEAD_TIME"
     );
+    // The steady state before the burst: every cluster scheduled, nothing running.
+    let before_window = (window - chrono::Duration::seconds(3) - Utc::now())
+        .to_std()
+        .unwrap_or_default();
+    tokio::time::sleep(before_window).await;
+    let scheduled_rss = status_kib(operator.pid(), "VmRSS:").unwrap_or(0);
+    println!(
+        "operator RSS with {clusters} clusters scheduled, 3 s before the window: {:.1} MiB",
+        scheduled_rss as f64 / 1024.0
+    );
 
     let jobs: Api<Job> = Api::namespaced(client.clone(), NAMESPACE);
     let window_system: SystemTime = window.into();
@@ -219,6 +229,10 @@ async fn main() {
         .unwrap_or(0);
 
     println!();
+    println!(
+        "operator RSS, all scheduled:        {:.1} MiB (3 s before the window)",
+        scheduled_rss as f64 / 1024.0
+    );
     println!(
         "operator peak RSS (VmHWM):          {:.1} MiB (max sampled VmRSS {:.1} MiB; target <= 100 MiB)",
         peak_rss as f64 / 1024.0,

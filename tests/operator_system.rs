@@ -275,6 +275,8 @@ async fn scheduled_backup_reaches_the_bucket_and_status_end_to_end() {
         metrics.contains("openbao_backup_successes_total"),
         "{metrics}"
     );
+    // Every family is populated by now (backup, lock, actor): Prometheus' linter must accept all of it.
+    operator_support::promtool::assert_promtool_clean(&metrics);
     drop(operator);
     drop(sim);
 }

@@ -68,6 +68,18 @@ pub fn main(args: RunArgs) -> ExitCode {
     }
 }
 
+/// A client whose requests wait for one of `max_in_flight` permits (held until the response headers arrive,
+/// so a slow body never starves the rest). The actors' writes go through it; watches use their own client.
+async fn limited_client(max_in_flight: usize) -> Result<kube::Client, RunError> {
+    let config = kube::Config::infer()
+        .await
+        .map_err(|error| RunError::Client(kube::Error::InferConfig(error)))?;
+    let builder = kube::client::ClientBuilder::try_from(config).map_err(RunError::Client)?;
+    Ok(builder
+        .with_layer(&tower::limit::ConcurrencyLimitLayer::new(max_in_flight))
+        .build())
+}
+
 pub async fn run(args: RunArgs) -> Result<(), RunError> {
     let client = kube::Client::try_default()
         .await
@@ -117,7 +129,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         ..JobSettings::new(&args.executor_image)
     };
     let effects = kube_effects(
-        client.clone(),
+        limited_client(usize::from(args.api_max_in_flight)).await?,
         job_settings,
         caches.clusters.clone(),
         Some(identity.clone()),

@@ -45,6 +45,11 @@ pub struct RunArgs {
     #[arg(long, env = "OPERATOR_LEASE_DURATION_SECONDS", default_value_t = 15,
           value_parser = clap::value_parser!(u64).range(3..=600))]
     pub lease_duration_seconds: u64,
+    /// Most API requests the actors have in flight at once (watches excepted). Bounds the connections a burst
+    /// of due clusters opens to the API server, like client-go's QPS limits but without slowing a quiet operator.
+    #[arg(long, env = "OPERATOR_API_MAX_IN_FLIGHT", default_value_t = 32,
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub api_max_in_flight: u16,
     /// How long finished backup Jobs (and their Pods' logs) are kept.
     #[arg(long, env = "OPERATOR_JOB_TTL_SECONDS", default_value_t = 86_400)]
     pub job_ttl_seconds: i32,

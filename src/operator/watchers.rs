@@ -54,10 +54,32 @@ where
     }
 }
 
+/// Drops what no consumer reads before an object is cached: managedFields and the last-applied annotation
+/// are often larger than the rest of the object, and every cached object lives as long as the operator.
+fn trim_metadata<K: Resource>(object: &mut K) {
+    let meta = object.meta_mut();
+    meta.managed_fields = None;
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.remove(LAST_APPLIED_ANNOTATION);
+    }
+}
+
+const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
+/// Backup Jobs are read for labels and status only; the Pod template is most of their size.
+fn trim_job(job: &mut Job) {
+    trim_metadata(job);
+    if let Some(spec) = job.spec.as_mut() {
+        spec.template = Default::default();
+    }
+}
+
 /// A reflected watch stream with kube's default backoff; errors are logged and the stream carries on.
+/// `trim` runs on every object before it is cached or routed.
 fn reflected<K>(
     api: Api<K>,
     config: watcher::Config,
+    trim: fn(&mut K),
 ) -> (Store<K>, impl Stream<Item = Event<K>> + Send + 'static)
 where
     K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
@@ -65,15 +87,15 @@ where
 {
     let (store, writer) = reflector::store();
     let kind = K::kind(&K::DynamicType::default()).into_owned();
-    let stream = reflector::reflector(writer, watcher::watcher(api, config).default_backoff())
-        .filter_map(move |result| {
-            let kind = kind.clone();
-            async move {
-                result
-                    .inspect_err(|error| tracing::warn!(%kind, %error, "watch failed; retrying"))
-                    .ok()
-            }
-        });
+    let watched = watcher::watcher(api, config).default_backoff().modify(trim);
+    let stream = reflector::reflector(writer, watched).filter_map(move |result| {
+        let kind = kind.clone();
+        async move {
+            result
+                .inspect_err(|error| tracing::warn!(%kind, %error, "watch failed; retrying"))
+                .ok()
+        }
+    });
     (store, stream)
 }
 
@@ -87,16 +109,22 @@ pub fn start(
     let (clusters, cluster_events) = reflected(
         api::<OpenBaoCluster>(client, namespace),
         watcher::Config::default(),
+        trim_metadata,
     );
     let (restores, restore_events) = reflected(
         api::<OpenBaoRestore>(client, namespace),
         watcher::Config::default(),
+        trim_metadata,
     );
     let jobs_config = watcher::Config::default().labels(&managed_by_selector());
-    let (jobs, job_events) = reflected(api::<Job>(client, namespace), jobs_config);
+    let (jobs, job_events) = reflected(api::<Job>(client, namespace), jobs_config, trim_job);
     // The OpenBao StatefulSets come from elsewhere (e.g. a Helm chart): any `managed-by` value is selected.
     let sts_config = watcher::Config::default().labels(MANAGED_BY_LABEL);
-    let (stateful_sets, sts_events) = reflected(api::<StatefulSet>(client, namespace), sts_config);
+    let (stateful_sets, sts_events) = reflected(
+        api::<StatefulSet>(client, namespace),
+        sts_config,
+        trim_metadata,
+    );
 
     let reader = JobReader::new(client.clone());
     let tasks = vec![
@@ -194,4 +222,40 @@ pub async fn job_message(reader: &JobReader, job: &Job, deleted: bool) -> Option
         cluster,
         job: JobObservation { job_name, state },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::batch::v1::{JobSpec, JobStatus};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
+
+    #[test]
+    fn cached_jobs_keep_labels_and_status_but_not_the_pod_template() {
+        let mut job: Job = serde_json::from_value(serde_json::json!({
+            "metadata": {
+                "name": "prod-backup-1",
+                "namespace": "default",
+                "labels": {"openbao.org/cluster": "prod"},
+                "annotations": {LAST_APPLIED_ANNOTATION: "{}", "keep": "me"},
+                "managedFields": [{"manager": "openbao-operator"}],
+            },
+            "spec": {"backoffLimit": 0, "template": {"spec": {"containers": [{"name": "executor"}]}}},
+            "status": {"active": 1},
+        }))
+        .unwrap();
+        trim_job(&mut job);
+        assert_eq!(job.metadata.managed_fields, None::<Vec<ManagedFieldsEntry>>);
+        let annotations = job.metadata.annotations.as_ref().unwrap();
+        assert_eq!(annotations.keys().collect::<Vec<_>>(), ["keep"]);
+        assert_eq!(
+            job.metadata.labels.as_ref().unwrap()["openbao.org/cluster"],
+            "prod"
+        );
+        let spec: &JobSpec = job.spec.as_ref().unwrap();
+        assert_eq!(spec.backoff_limit, Some(0));
+        assert!(spec.template.spec.is_none());
+        let status: &JobStatus = job.status.as_ref().unwrap();
+        assert_eq!(status.active, Some(1));
+    }
 }

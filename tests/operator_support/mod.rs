@@ -5,6 +5,7 @@
 pub mod gate;
 pub mod kubectl;
 pub mod operator_process;
+pub mod promtool;
 pub mod wait;
 pub mod world;
 

@@ -4,6 +4,7 @@
 mod azure;
 mod gcs;
 mod s3;
+mod s3_service;
 
 use std::sync::Arc;
 
@@ -12,6 +13,7 @@ use object_store::ObjectStore;
 pub use azure::{AZURITE_ACCOUNT, AZURITE_ACCOUNT_KEY, AzuriteServer};
 pub use gcs::GcsServer;
 pub use s3::{S3Options, S3Server};
+pub use s3_service::UploadStats;
 
 use crate::process::ProcessError;
 use crate::tools::ToolError;

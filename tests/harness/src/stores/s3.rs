@@ -1,13 +1,16 @@
-//! An in-process S3 server (s3s-fs) that checks SigV4 signatures and stores objects as plain files.
+//! An in-process S3 server (s3s-fs) that checks SigV4 signatures and stores objects as plain files
+//! (multipart completion and upload statistics: see `s3_service`).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use object_store::ObjectStore;
 use object_store::aws::AmazonS3Builder;
 use s3s::auth::SimpleAuth;
 use s3s::service::S3ServiceBuilder;
 
+use super::s3_service::{HarnessS3, UploadCounters, UploadStats};
 use super::{DEFAULT_BUCKET, StoreError, assertion_retry_config};
 use crate::background::BackgroundServer;
 use crate::scratch::ScratchDir;
@@ -19,6 +22,8 @@ pub struct S3Options {
     pub region: String,
     pub access_key: String,
     pub secret_key: String,
+    /// Holds every `UploadPart` this long before storing it: a slow link, so uploaders' concurrency shows.
+    pub part_delay: Option<Duration>,
 }
 
 impl Default for S3Options {
@@ -28,6 +33,7 @@ impl Default for S3Options {
             region: "us-east-1".to_string(),
             access_key: "harness-access-key".to_string(),
             secret_key: "harness-secret-key".to_string(),
+            part_delay: None,
         }
     }
 }
@@ -38,6 +44,7 @@ impl Default for S3Options {
 pub struct S3Server {
     server: BackgroundServer,
     options: S3Options,
+    counters: Arc<UploadCounters>,
     // Declared last: removed after the server stopped.
     dir: ScratchDir,
 }
@@ -58,7 +65,13 @@ impl S3Server {
             what: "starting s3s-fs".into(),
             detail: format!("{err:?}"),
         })?;
-        let mut builder = S3ServiceBuilder::new(filesystem);
+        let counters = Arc::new(UploadCounters::default());
+        let mut builder = S3ServiceBuilder::new(HarnessS3::new(
+            filesystem,
+            &root,
+            counters.clone(),
+            options.part_delay,
+        ));
         builder.set_auth(SimpleAuth::from_single(
             options.access_key.clone(),
             options.secret_key.clone(),
@@ -68,6 +81,7 @@ impl S3Server {
         Ok(Self {
             server,
             options,
+            counters,
             dir,
         })
     }
@@ -91,6 +105,11 @@ impl S3Server {
 
     pub fn secret_key(&self) -> &str {
         &self.options.secret_key
+    }
+
+    /// Multipart upload statistics since the server started.
+    pub fn upload_stats(&self) -> UploadStats {
+        self.counters.snapshot()
     }
 
     /// Stops the server at once, as if the store died: open requests fail, the port refuses connections.
