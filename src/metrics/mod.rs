@@ -1,4 +1,5 @@
-//! The operator's Prometheus metrics (prometheus-client, OpenMetrics text on `/metrics`).
+//! The operator's Prometheus metrics (prometheus-client; `/metrics` serves OpenMetrics to scrapers that ask for
+//! it and the classic text format otherwise, see [`text_format`]).
 //!
 //! - `openbao_backup_*`: derived from each cluster's `status.backup` ([`backup`]);
 //! - `openbao_operation_lock_*`: lock holder per operation, grants and denials ([`lock`]);
@@ -11,6 +12,7 @@ pub mod actors;
 pub mod backup;
 pub mod labels;
 pub mod lock;
+pub mod text_format;
 
 #[cfg(test)]
 mod exposition_tests;

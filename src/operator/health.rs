@@ -6,10 +6,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 
+use crate::metrics::text_format::{TEXT_CONTENT_TYPE, accepts_openmetrics, to_prometheus_text};
 use crate::metrics::{CONTENT_TYPE, OperatorMetrics};
 
 #[derive(Debug, Default)]
@@ -82,11 +83,23 @@ pub fn router(metrics: Arc<OperatorMetrics>, readiness: Arc<Readiness>) -> Route
         .with_state(HealthState { metrics, readiness })
 }
 
-async fn metrics_handler(State(state): State<HealthState>) -> impl IntoResponse {
-    (
-        [(header::CONTENT_TYPE, CONTENT_TYPE)],
-        state.metrics.encode(),
-    )
+/// OpenMetrics for scrapers that ask for it (Prometheus does), the classic text format otherwise.
+async fn metrics_handler(
+    State(state): State<HealthState>,
+    headers: HeaderMap,
+) -> impl IntoResponse {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|value| value.to_str().ok());
+    let openmetrics = state.metrics.encode();
+    if accepts_openmetrics(accept) {
+        ([(header::CONTENT_TYPE, CONTENT_TYPE)], openmetrics)
+    } else {
+        (
+            [(header::CONTENT_TYPE, TEXT_CONTENT_TYPE)],
+            to_prometheus_text(&openmetrics),
+        )
+    }
 }
 
 async fn ready_handler(State(state): State<HealthState>) -> impl IntoResponse {
