@@ -10,4 +10,4 @@ source .tools/env
 if [[ "${CI:-}" == "true" ]]; then export CARGO_INCREMENTAL=0; fi
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
-cargo test --workspace --locked
+cargo test --workspace --locked --no-fail-fast

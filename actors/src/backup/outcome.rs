@@ -167,9 +167,15 @@ pub fn apply_outcome(status: &BackupStatus, outcome: &BackupOutcome) -> (BackupS
                 next.last_backup_duration = duration.map(format_duration);
             }
             next.consecutive_failures = 0;
-            next.recovery_points.push(point.clone());
-            next.recovery_points
-                .sort_by(|a, b| b.time.cmp(&a.time).then_with(|| b.key.cmp(&a.key)));
+            // Two backups can finish within the same second: among equal times the one recorded last is the
+            // newer, so it goes in front and the stable sort keeps that order (never a tie-break on the key,
+            // whose random suffix would make `lastBackupKey` disagree with the first recovery point).
+            if is_newest {
+                next.recovery_points.insert(0, point.clone());
+            } else {
+                next.recovery_points.push(point.clone());
+            }
+            next.recovery_points.sort_by(|a, b| b.time.cmp(&a.time));
             next.recovery_points.truncate(RECOVERY_POINTS_IN_STATUS);
         }
         BackupOutcome::Failed {

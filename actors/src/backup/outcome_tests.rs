@@ -163,6 +163,29 @@ fn recovery_points_keep_the_ten_newest_newest_first() {
 }
 
 #[test]
+fn backups_finishing_in_the_same_second_list_the_later_one_first() {
+    let mut status = BackupStatus::default();
+    // Keys sort the other way round (random suffixes): order must come from recording, not from the key.
+    for (job, key) in [
+        ("first", "20260302T030500Z-manual-ff"),
+        ("second", "20260302T030500Z-manual-00"),
+    ] {
+        let outcome = outcome_of(&succeeded(job, key, 5), BackupKind::Manual, t(40)).unwrap();
+        status = apply_outcome(&status, &outcome).0;
+    }
+    let keys: Vec<_> = status
+        .recovery_points
+        .iter()
+        .map(|p| p.key.as_str())
+        .collect();
+    assert_eq!(
+        keys,
+        ["20260302T030500Z-manual-00", "20260302T030500Z-manual-ff"]
+    );
+    assert_eq!(status.last_backup_key.as_deref(), Some(keys[0]));
+}
+
+#[test]
 fn durations_read_like_kubectl() {
     assert_eq!(format_duration(Duration::seconds(42)), "42s");
     assert_eq!(format_duration(Duration::seconds(185)), "3m5s");
