@@ -40,9 +40,9 @@ const fn col(name: &'static str, column_type: &'static str) -> Column {
     }
 }
 
-pub fn table(
+pub fn table<O: std::borrow::Borrow<Value>>(
     scope: &Scope,
-    objects: &[Value],
+    objects: &[O],
     include: IncludeObject,
     resource_version: &str,
     continue_token: Option<&str>,
@@ -51,6 +51,7 @@ pub fn table(
     let rows: Vec<Value> = objects
         .iter()
         .map(|object| {
+            let object: &Value = object.borrow();
             let mut row = json!({"cells": cells(object)});
             match include {
                 IncludeObject::None => {}

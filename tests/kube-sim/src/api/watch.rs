@@ -53,7 +53,7 @@ pub fn start(cluster: &Arc<Cluster>, request: WatchRequest) -> mpsc::Receiver<By
                     .list(&gr, namespace)
                     .into_iter()
                     .filter(|o| request.selectors.matches(o))
-                    .map(|o| Frame::Event(EventType::Added, o))
+                    .map(|o| Frame::Event(EventType::Added, o, None))
                     .collect();
                 let mut added = added;
                 if request.send_initial_events {
@@ -141,16 +141,19 @@ async fn run_live(
 }
 
 enum Frame {
-    Event(EventType, Arc<Value>),
+    /// With the store event it comes from, whose serialized object every watcher shares.
+    Event(EventType, Arc<Value>, Option<Arc<StoreEvent>>),
     Bookmark(u64),
     InitialEventsEnd(u64),
     Error(Value),
 }
 
 /// What one store change means for this watcher, given its resource, namespace and selectors.
-fn transition(request: &WatchRequest, event: &StoreEvent) -> Option<Frame> {
+fn transition(request: &WatchRequest, event: &Arc<StoreEvent>) -> Option<Frame> {
     let scope = &request.scope;
-    if event.resource != scope.group_resource() {
+    if event.resource.group != scope.resource.group
+        || event.resource.resource != scope.resource.plural
+    {
         return None;
     }
     if scope.resource.namespaced
@@ -164,15 +167,14 @@ fn transition(request: &WatchRequest, event: &StoreEvent) -> Option<Frame> {
         .previous
         .as_ref()
         .is_some_and(|p| request.selectors.matches(p));
+    let frame = |event_type| Frame::Event(event_type, event.object.clone(), Some(event.clone()));
     match event.event_type {
-        EventType::Added => now.then(|| Frame::Event(EventType::Added, event.object.clone())),
-        EventType::Deleted => {
-            before.then(|| Frame::Event(EventType::Deleted, event.object.clone()))
-        }
+        EventType::Added => now.then(|| frame(EventType::Added)),
+        EventType::Deleted => before.then(|| frame(EventType::Deleted)),
         EventType::Modified => match (before, now) {
-            (true, true) => Some(Frame::Event(EventType::Modified, event.object.clone())),
-            (false, true) => Some(Frame::Event(EventType::Added, event.object.clone())),
-            (true, false) => Some(Frame::Event(EventType::Deleted, event.object.clone())),
+            (true, true) => Some(frame(EventType::Modified)),
+            (false, true) => Some(frame(EventType::Added)),
+            (true, false) => Some(frame(EventType::Deleted)),
             (false, false) => None,
         },
     }
@@ -181,7 +183,16 @@ fn transition(request: &WatchRequest, event: &StoreEvent) -> Option<Frame> {
 fn render(request: &WatchRequest, frame: Frame) -> Bytes {
     let scope = &request.scope;
     let line = match frame {
-        Frame::Event(event_type, object) => {
+        Frame::Event(event_type, object, shared)
+            if request.as_table.is_none() && stored_as_presented(scope, &object) =>
+        {
+            let json = match shared {
+                Some(event) => event.object_json().clone(),
+                None => Bytes::from(serde_json::to_vec(&*object).expect("JSON values serialize")),
+            };
+            return event_line(event_type, &json);
+        }
+        Frame::Event(event_type, object, _) => {
             let object = match request.as_table {
                 Some(include) => {
                     let rv = object["metadata"]["resourceVersion"]
@@ -210,4 +221,20 @@ fn render(request: &WatchRequest, frame: Frame) -> Bytes {
     let mut bytes = serde_json::to_vec(&line).expect("JSON values serialize");
     bytes.push(b'\n');
     Bytes::from(bytes)
+}
+
+/// Whether the stored object already carries the apiVersion and kind this watch presents.
+fn stored_as_presented(scope: &Scope, object: &Value) -> bool {
+    object["kind"] == scope.resource.kind.as_str()
+        && object["apiVersion"].as_str() == Some(scope.api_version().as_str())
+}
+
+/// `{"type":…,"object":…}` and a newline, around an already serialized object.
+fn event_line(event_type: EventType, object_json: &[u8]) -> Bytes {
+    let head = format!("{{\"type\":\"{}\",\"object\":", event_type.as_str());
+    let mut line = Vec::with_capacity(head.len() + object_json.len() + 2);
+    line.extend_from_slice(head.as_bytes());
+    line.extend_from_slice(object_json);
+    line.extend_from_slice(b"}\n");
+    Bytes::from(line)
 }

@@ -9,11 +9,11 @@ use axum::response::Response;
 use futures::StreamExt;
 use serde_json::{Value, json};
 
-use super::response::{error_response, json_response};
+use super::response::{error_response, json_bytes_response, json_response};
 use super::{App, Incoming, logs, token};
 use crate::api::admission::FieldValidation;
 use crate::api::error::{ApiError, ApiResult, StatusReason};
-use crate::api::list::{list, list_body};
+use crate::api::list::{list, list_body, list_json};
 use crate::api::request::ResourcePath;
 use crate::api::resources::Propagation;
 use crate::api::selectors::{FieldSelector, LabelSelector, Selectors};
@@ -276,7 +276,7 @@ fn list_response(app: &App, scope: &Scope, request: &Incoming) -> ApiResult<Resp
         request.query.get("continue"),
     )?;
     let body = match rendering(request) {
-        Rendering::Objects => list_body(scope, &page),
+        Rendering::Objects => return Ok(json_bytes_response(200, list_json(scope, &page))),
         Rendering::Table(include) => table(
             scope,
             &page.items,
@@ -288,7 +288,7 @@ fn list_response(app: &App, scope: &Scope, request: &Incoming) -> ApiResult<Resp
             let mut body = list_body(scope, &page);
             body["kind"] = json!("PartialObjectMetadataList");
             body["apiVersion"] = json!("meta.k8s.io/v1");
-            body["items"] = Value::Array(page.items.iter().map(partial_metadata).collect());
+            body["items"] = Value::Array(page.items.iter().map(|o| partial_metadata(o)).collect());
             body
         }
     };

@@ -21,6 +21,15 @@ pub fn json_response(code: u16, value: &Value, warnings: &[String]) -> Response 
         .expect("valid response")
 }
 
+/// A body already serialized as JSON.
+pub fn json_bytes_response(code: u16, body: Vec<u8>) -> Response {
+    Response::builder()
+        .status(code)
+        .header("content-type", "application/json")
+        .body(Body::from(body))
+        .expect("valid response")
+}
+
 pub fn error_response(error: &ApiError) -> Response {
     let mut response = json_response(error.code(), &error.to_status(), &[]);
     if error.code() == 429 {

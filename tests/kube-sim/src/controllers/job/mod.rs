@@ -16,6 +16,7 @@ use kube::runtime::watcher;
 use kube::{Api, Client, ResourceExt};
 
 use super::api_result::ignore_not_found;
+use super::labels::BATCH_CONTROLLER_UID;
 use super::object_time::now;
 use super::owner::is_controlled_by;
 use super::status_patch::replacing_status_patch;
@@ -56,9 +57,10 @@ async fn reconcile(job: Arc<Job>, client: Arc<Client>) -> Result<Action, JobCont
     let namespace = job.namespace().unwrap_or_default();
     let job_uid = job.uid().unwrap_or_default();
     let pods_api = Api::<Pod>::namespaced((*client).clone(), &namespace);
-    // Listed live rather than from a cache, so a Pod created by the previous round is always seen.
+    // Listed live rather than from a cache, so a Pod created by the previous round is always seen; by the label
+    // every Job Pod carries, so a reconcile costs the same with 10 or 1,000 Pods in the namespace.
     let pods: Vec<Pod> = pods_api
-        .list(&ListParams::default())
+        .list(&own_pods(&job_uid))
         .await?
         .items
         .into_iter()
@@ -67,6 +69,10 @@ async fn reconcile(job: Arc<Job>, client: Arc<Client>) -> Result<Action, JobCont
 
     let decision = decide(&job, &pods, now());
     act(&job, &client, &pods_api, decision).await
+}
+
+fn own_pods(job_uid: &str) -> ListParams {
+    ListParams::default().labels(&format!("{BATCH_CONTROLLER_UID}={job_uid}"))
 }
 
 async fn act(
@@ -101,8 +107,8 @@ async fn act(
 
     if decision.delete_job {
         // Pods are removed explicitly too, so cleanup does not depend on a garbage collector.
-        let pods = pods_api.list(&ListParams::default()).await?.items;
         let job_uid = job.uid().unwrap_or_default();
+        let pods = pods_api.list(&own_pods(&job_uid)).await?.items;
         for pod in pods.iter().filter(|pod| is_controlled_by(*pod, &job_uid)) {
             ignore_not_found(
                 pods_api

@@ -1,5 +1,4 @@
-//! Simulator figures: request throughput with 1,000 objects and watch-event latency (p50/p99) across 100
-//! watchers. Run with `cargo run --release -p kube-sim --example bench`.
+//! Request throughput with 1,000 ConfigMaps and watch-event latency (p50/p99) across 100 watchers.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -14,12 +13,9 @@ const OBJECTS: usize = 1_000;
 const WATCHERS: usize = 100;
 const UPDATES: usize = 200;
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
+use crate::figures::percentile;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+pub async fn run() -> anyhow::Result<()> {
     let sim = Sim::builder().start().await?;
     let client = sim.client().await?;
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), "default");

@@ -2,12 +2,19 @@
 //! watches resume (like etcd's compaction window).
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
+use bytes::Bytes;
 use serde_json::Value;
 use tokio::sync::broadcast;
 
 use super::resources::GroupResource;
+
+mod ownership;
+mod snapshot;
+
+pub use ownership::{Location, OwnershipIndex, owner_uids};
+pub use snapshot::SnapshotError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventType {
@@ -34,6 +41,16 @@ pub struct StoreEvent {
     pub event_type: EventType,
     pub object: Arc<Value>,
     pub previous: Option<Arc<Value>>,
+    /// `object` as JSON, serialized by the first watcher that sends it and shared by all others.
+    pub json: OnceLock<Bytes>,
+}
+
+impl StoreEvent {
+    pub fn object_json(&self) -> &Bytes {
+        self.json.get_or_init(|| {
+            Bytes::from(serde_json::to_vec(&*self.object).expect("JSON values serialize"))
+        })
+    }
 }
 
 /// `(namespace, name)`; the namespace is empty for cluster-scoped objects. Ordered like etcd keys.
@@ -47,8 +64,21 @@ pub enum WatchStart {
     Expired,
 }
 
+/// Changes the lifecycle controllers (garbage collector, namespaces) have not looked at yet.
+pub enum Changes {
+    Events(Vec<Arc<StoreEvent>>),
+    /// Too many piled up (nobody drained them): everything must be looked at.
+    Everything,
+}
+
+/// Beyond this many undrained changes the store stops recording them and asks for a full scan instead.
+const PENDING_LIMIT: usize = 100_000;
+
 pub struct Store {
     objects: BTreeMap<GroupResource, BTreeMap<ObjectKey, Arc<Value>>>,
+    ownership: OwnershipIndex,
+    pending: Vec<Arc<StoreEvent>>,
+    pending_overflowed: bool,
     resource_version: u64,
     history: VecDeque<Arc<StoreEvent>>,
     history_limit: usize,
@@ -62,6 +92,9 @@ impl Store {
         let (events, _) = broadcast::channel(65_536);
         Self {
             objects: BTreeMap::new(),
+            ownership: OwnershipIndex::default(),
+            pending: Vec::new(),
+            pending_overflowed: false,
             resource_version: 1,
             history: VecDeque::new(),
             history_limit: history_limit.max(1),
@@ -107,17 +140,53 @@ impl Store {
             .flat_map(|(resource, objects)| objects.values().map(move |o| (resource, o)))
     }
 
+    /// Every object in one namespace, of every resource.
+    pub fn namespace_contents(
+        &self,
+        namespace: &str,
+    ) -> impl Iterator<Item = (&GroupResource, &Arc<Value>)> {
+        let start = (namespace.to_string(), String::new());
+        self.objects.iter().flat_map(move |(resource, objects)| {
+            objects
+                .range(start.clone()..)
+                .take_while(move |((object_ns, _), _)| object_ns == namespace)
+                .map(move |(_, object)| (resource, object))
+        })
+    }
+
+    pub fn get_at(&self, location: &Location) -> Option<Arc<Value>> {
+        self.objects.get(&location.0)?.get(&location.1).cloned()
+    }
+
+    pub fn ownership(&self) -> &OwnershipIndex {
+        &self.ownership
+    }
+
+    /// Hands over the changes made since the last call.
+    pub fn take_changes(&mut self) -> Changes {
+        if std::mem::take(&mut self.pending_overflowed) {
+            self.pending.clear();
+            return Changes::Everything;
+        }
+        Changes::Events(std::mem::take(&mut self.pending))
+    }
+
     /// Stores a new or changed object under a fresh resourceVersion and publishes the change.
     pub fn put(&mut self, resource: &GroupResource, mut object: Value) -> Arc<Value> {
         let key = object_key(&object);
         self.resource_version += 1;
         object["metadata"]["resourceVersion"] = Value::String(self.resource_version.to_string());
         let object = Arc::new(object);
+        let location = (resource.clone(), key);
         let previous = self
             .objects
             .entry(resource.clone())
             .or_default()
-            .insert(key, object.clone());
+            .insert(location.1.clone(), object.clone());
+        if let Some(previous) = &previous {
+            self.ownership.remove(&location, previous);
+        }
+        self.ownership.insert(&location, &object);
         let event_type = if previous.is_some() {
             EventType::Modified
         } else {
@@ -134,10 +203,9 @@ impl Store {
         namespace: &str,
         name: &str,
     ) -> Option<Arc<Value>> {
-        let previous = self
-            .objects
-            .get_mut(resource)?
-            .remove(&(namespace.to_string(), name.to_string()))?;
+        let key = (namespace.to_string(), name.to_string());
+        let previous = self.objects.get_mut(resource)?.remove(&key)?;
+        self.ownership.remove(&(resource.clone(), key), &previous);
         self.resource_version += 1;
         let mut last = (*previous).clone();
         last["metadata"]["resourceVersion"] = Value::String(self.resource_version.to_string());
@@ -148,7 +216,11 @@ impl Store {
 
     /// Forgets every object of a resource without events (its CRD went away, so nobody can watch it).
     pub fn drop_resource(&mut self, resource: &GroupResource) {
-        self.objects.remove(resource);
+        for (key, object) in self.objects.remove(resource).unwrap_or_default() {
+            self.ownership.remove(&(resource.clone(), key), &object);
+        }
+        // No events tell the garbage collector that these owners are gone: it has to look at everything.
+        self.pending_overflowed = true;
     }
 
     /// Events after `resource_version` for a watch to replay, or `Expired` if they are no longer all kept.
@@ -175,8 +247,16 @@ impl Store {
             event_type,
             object,
             previous,
+            json: OnceLock::new(),
         });
         self.history.push_back(event.clone());
+        if !self.pending_overflowed {
+            self.pending.push(event.clone());
+            if self.pending.len() > PENDING_LIMIT {
+                self.pending_overflowed = true;
+                self.pending.clear();
+            }
+        }
         while self.history.len() > self.history_limit {
             if let Some(evicted) = self.history.pop_front() {
                 self.oldest_resumable = evicted.resource_version;

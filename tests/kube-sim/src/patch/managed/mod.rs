@@ -2,9 +2,13 @@
 //! fields they change; server-side apply uses the sets to detect conflicts and to remove fields a manager stops
 //! applying.
 
+mod diff;
+
 use std::collections::BTreeSet;
 
 use serde_json::{Map, Value, json};
+
+use diff::FieldDiff;
 
 use super::keys::{child_schema, is_merged_scalar_list, item_identity, item_schema, list_keys};
 use crate::api::resources::Origin;
@@ -325,20 +329,24 @@ pub fn record_update(new: &mut Value, old: Option<&Value>, manager: &str, scope:
         return;
     }
     let shape = ListShape::for_scope(scope);
-    let new_paths = leaf_paths(new, shape);
+    let diff = FieldDiff::between(old, new, shape);
     let mut entries = old.map(read).unwrap_or_default();
-    let changed: BTreeSet<FieldPath> = match old {
-        None => new_paths.clone(),
-        Some(old) => new_paths
-            .iter()
-            .filter(|p| value_at(old, p) != value_at(new, p))
-            .cloned()
-            .collect(),
-    };
+    let mut dropped = false;
     for entry in entries.iter_mut() {
+        let before = entry.fields.len();
         entry.fields.retain(|p| {
-            new_paths.contains(p) && !(changed.contains(p) && entry.manager != manager)
+            diff.still_present(p) && !(diff.changed.contains(p) && entry.manager != manager)
         });
+        dropped |= entry.fields.len() != before;
+    }
+    let changed = diff.changed;
+    if changed.is_empty()
+        && !dropped
+        && let Some(old) = old
+        && new["metadata"].get("managedFields") == old["metadata"].get("managedFields")
+    {
+        // Ownership is as stored: skip rendering it again.
+        return;
     }
     if !changed.is_empty() {
         let api_version = scope.api_version();
