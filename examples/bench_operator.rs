@@ -5,6 +5,7 @@
 //! Run through `scripts/bench-operator.sh`.
 //!
 //! Usage: `bench_operator <operator binary> [clusters] [no-op program]` (defaults: 1000, `/bin/true`).
+//! `BENCH_OPERATOR_LOG=<file>` keeps the operator's log.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -99,6 +100,9 @@ async fn main() {
     let operator = start_operator(&operator_bin, &kubeconfig, &log);
     wait_ready(&operator, &log).await;
     let rss_samples = sample_rss(operator.pid());
+    // Scraping 1,000 clusters' series every second costs the operator CPU and memory: opt-in diagnostics.
+    let max_mailbox = std::env::var_os("BENCH_SAMPLE_MAILBOXES")
+        .map(|_| sample_mailboxes(format!("{}/metrics", operator.metrics_url)));
 
     let window = next_minute_after(Utc::now() + LEAD_TIME);
     let schedule = format!("{} {} * * *", window.minute(), window.hour());
@@ -117,11 +121,13 @@ async fn main() {
         Utc::now() + chrono::Duration::seconds(5) < window,
         "creating the clusters took past the window; raise LEAD_TIME"
     );
-    // The steady state before the burst: every cluster scheduled, nothing running.
-    let before_window = (window - chrono::Duration::seconds(3) - Utc::now())
+    // The steady state before the burst: every cluster scheduled, nothing running. Idle CPU is sampled over
+    // the 30 s that end 3 s before the window (creating the clusters took a few seconds of the lead time).
+    let sample_start = (window - chrono::Duration::seconds(33) - Utc::now())
         .to_std()
         .unwrap_or_default();
-    tokio::time::sleep(before_window).await;
+    tokio::time::sleep(sample_start).await;
+    let scheduled_idle_cpu = cpu_percent_over(operator.pid(), IDLE_SAMPLE).await;
     let scheduled_rss = status_kib(operator.pid(), "VmRSS:").unwrap_or(0);
     println!(
         "operator RSS with {clusters} clusters scheduled, 3 s before the window: {:.1} MiB",
@@ -196,14 +202,9 @@ async fn main() {
         seconds_since(window_system)
     );
 
-    let ticks_before = cpu_ticks(operator.pid());
-    let idle_started = Instant::now();
-    tokio::time::sleep(IDLE_SAMPLE).await;
-    let ticks_after = cpu_ticks(operator.pid());
-    let idle_cpu_percent = (ticks_after - ticks_before) as f64
-        / clock_ticks_per_second()
-        / idle_started.elapsed().as_secs_f64()
-        * 100.0;
+    // Two samples: the first may still see the tail of the burst (late watch events), the second is idle.
+    let settling_cpu_percent = cpu_percent_over(operator.pid(), IDLE_SAMPLE).await;
+    let idle_cpu_percent = cpu_percent_over(operator.pid(), IDLE_SAMPLE).await;
 
     let from_creation: Vec<f64> = finished
         .iter()
@@ -234,10 +235,19 @@ async fn main() {
         scheduled_rss as f64 / 1024.0
     );
     println!(
+        "operator CPU, all scheduled, idle:  {scheduled_idle_cpu:.2} % of one core (30 s before the window)"
+    );
+    println!(
         "operator peak RSS (VmHWM):          {:.1} MiB (max sampled VmRSS {:.1} MiB; target <= 100 MiB)",
         peak_rss as f64 / 1024.0,
         sampled_max as f64 / 1024.0
     );
+    if let Some(max_mailbox) = max_mailbox {
+        println!(
+            "most messages queued in all actor mailboxes at once: {} (sampled every second)",
+            max_mailbox.load(std::sync::atomic::Ordering::Relaxed)
+        );
+    }
     println!(
         "backup Jobs created:                {} (expected {clusters})",
         finished.len()
@@ -251,15 +261,30 @@ async fn main() {
         summary(from_watch)
     );
     println!(
-        "operator CPU while idle ({:.0} s):    {idle_cpu_percent:.2} % of one core",
+        "operator CPU while idle ({:.0} s):    {idle_cpu_percent:.2} % of one core (the {0:.0} s before: {settling_cpu_percent:.2} %)",
         IDLE_SAMPLE.as_secs_f64()
+    );
+    println!(
+        "operator RSS at the end:            {:.1} MiB",
+        status_kib(operator.pid(), "VmRSS:").unwrap_or(0) as f64 / 1024.0
     );
     println!(
         "bench process (simulator) peak RSS: {:.1} MiB",
         peak_rss_kib(std::process::id()) as f64 / 1024.0
     );
+    if let Some(keep) = std::env::var_os("BENCH_OPERATOR_LOG") {
+        std::fs::copy(&log, &keep).expect("copying the operator log");
+    }
     drop(operator);
     drop(sim);
+}
+
+async fn cpu_percent_over(pid: u32, period: Duration) -> f64 {
+    let before = cpu_ticks(pid);
+    let started = Instant::now();
+    tokio::time::sleep(period).await;
+    let after = cpu_ticks(pid);
+    (after - before) as f64 / clock_ticks_per_second() / started.elapsed().as_secs_f64() * 100.0
 }
 
 fn start_operator(binary: &Path, kubeconfig: &Path, log: &Path) -> Operator {
@@ -391,6 +416,29 @@ fn sample_rss(pid: u32) -> Arc<Mutex<Vec<u64>>> {
         }
     });
     samples
+}
+
+/// The largest sum of `openbao_actor_mailbox_depth` over all actors seen on `/metrics`.
+fn sample_mailboxes(url: String) -> Arc<std::sync::atomic::AtomicU64> {
+    let max = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let record = max.clone();
+    tokio::spawn(async move {
+        let client = reqwest::Client::new();
+        loop {
+            if let Ok(response) = client.get(&url).send().await
+                && let Ok(text) = response.text().await
+            {
+                let total: f64 = text
+                    .lines()
+                    .filter(|line| line.starts_with("openbao_actor_mailbox_depth{"))
+                    .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+                    .sum();
+                record.fetch_max(total as u64, std::sync::atomic::Ordering::Relaxed);
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+    max
 }
 
 fn status_kib(pid: u32, field: &str) -> Option<u64> {
