@@ -175,7 +175,8 @@ pub fn apply_outcome(status: &BackupStatus, outcome: &BackupOutcome) -> (BackupS
             } else {
                 next.recovery_points.push(point.clone());
             }
-            next.recovery_points.sort_by(|a, b| b.time.cmp(&a.time));
+            next.recovery_points
+                .sort_by_key(|point| std::cmp::Reverse(point.time));
             next.recovery_points.truncate(RECOVERY_POINTS_IN_STATUS);
         }
         BackupOutcome::Failed {
