@@ -70,10 +70,7 @@ pub fn main(args: RunArgs) -> ExitCode {
 
 /// A client whose requests wait for one of `max_in_flight` permits (held until the response headers arrive,
 /// so a slow body never starves the rest). The actors' writes go through it; watches use their own client.
-async fn limited_client(max_in_flight: usize) -> Result<kube::Client, RunError> {
-    let config = kube::Config::infer()
-        .await
-        .map_err(|error| RunError::Client(kube::Error::InferConfig(error)))?;
+fn limited_client(config: kube::Config, max_in_flight: usize) -> Result<kube::Client, RunError> {
     let builder = kube::client::ClientBuilder::try_from(config).map_err(RunError::Client)?;
     Ok(builder
         .with_layer(&tower::limit::ConcurrencyLimitLayer::new(max_in_flight))
@@ -81,9 +78,11 @@ async fn limited_client(max_in_flight: usize) -> Result<kube::Client, RunError> 
 }
 
 pub async fn run(args: RunArgs) -> Result<(), RunError> {
-    let client = kube::Client::try_default()
+    let config = kube::Config::infer()
         .await
-        .map_err(RunError::Client)?;
+        .map_err(|error| RunError::Client(kube::Error::InferConfig(error)))?;
+    let client = kube::Client::try_from(config.clone()).map_err(RunError::Client)?;
+    let actor_client = limited_client(config, usize::from(args.api_max_in_flight))?;
     let metrics = Arc::new(OperatorMetrics::new());
     let readiness = Arc::new(Readiness::default());
     let (shutdown_tx, shutdown) = watch::channel(false);
@@ -129,7 +128,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         ..JobSettings::new(&args.executor_image)
     };
     let effects = kube_effects(
-        limited_client(usize::from(args.api_max_in_flight)).await?,
+        actor_client,
         job_settings,
         caches.clusters.clone(),
         Some(identity.clone()),
