@@ -13,6 +13,7 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::events::v1::Event;
 use openbao_crds::{BackupKind, OpenBaoClusterStatus, Operation};
 use operator_support::kubectl::{kubectl, parse_table};
+use operator_support::wait::eventually_explained;
 use operator_support::world::{
     BackupSettings, CLUSTER, World, WorldOptions, job_annotation, job_finished, job_succeeded,
 };
@@ -553,13 +554,13 @@ async fn operator_killed_at_random_points_of_backups_never_duplicates_and_conver
             pod_name,
         );
         let context = format!("round {round} (seed {seed}, kill after {delay} ms)");
-        eventually(
+        eventually_explained(
             &format!(
                 "{context}: trigger {token} handled, Jobs ended, lock released, status converged"
             ),
             BACKUP_DEADLINE,
             operator.log_path(),
-            || async { converged(&world, &token).await.then_some(()) },
+            || converged(&world, &token),
         )
         .await;
     }
@@ -595,40 +596,66 @@ async fn operator_killed_at_random_points_of_backups_never_duplicates_and_conver
 }
 
 /// Every backup Job ended, the lock is free, `token` was handled, and `status.backup` matches the bucket: one
-/// recovery point per succeeded Job (the newest 10 listed), the newest one as `lastBackupKey`, no failures.
-async fn converged(world: &World, token: &str) -> bool {
-    let Some(status) = world.status().await else {
-        return false;
-    };
-    let Some(backup) = status.backup else {
-        return false;
-    };
+/// recovery point per succeeded Job (the newest 10 listed, in the order a `latest` restore ranks them), the
+/// newest one as `lastBackupKey`, no failures. `Err` says what does not hold yet.
+async fn converged(world: &World, token: &str) -> Result<(), String> {
+    let status = world.status().await.ok_or("no status")?;
+    let backup = status.backup.ok_or("no status.backup")?;
+    if let Some(lock) = &status.operation_lock {
+        return Err(format!("lock held by {}", lock.holder));
+    }
+    if backup.last_handled_trigger.as_deref() != Some(token) {
+        return Err(format!(
+            "lastHandledTrigger is {:?}",
+            backup.last_handled_trigger
+        ));
+    }
     let jobs = world.backup_jobs().await;
-    if status.operation_lock.is_some()
-        || backup.last_handled_trigger.as_deref() != Some(token)
-        || !jobs.iter().all(job_finished)
-    {
-        return false;
+    let running: Vec<_> = jobs
+        .iter()
+        .filter(|job| !job_finished(job))
+        .filter_map(|job| job.metadata.name.clone())
+        .collect();
+    if !running.is_empty() {
+        return Err(format!("Jobs still running: {running:?}"));
     }
     assert_eq!(backup.consecutive_failures, 0, "{:?}", backup.last_failure);
-    let snapshots: Vec<String> = world
+    let snapshots = world.snapshots_newest_first();
+    let stored = world
         .bucket_keys()
-        .into_iter()
-        .filter(|key| key.ends_with(".snap"))
-        .collect();
-    let succeeded = jobs.iter().filter(|job| job_succeeded(job)).count();
-    let newest: Vec<&str> = snapshots
         .iter()
-        .rev()
-        .take(10)
-        .map(String::as_str)
-        .collect();
+        .filter(|key| key.ends_with(".snap"))
+        .count();
+    if stored != snapshots.len() {
+        return Err(format!(
+            "{} of {stored} snapshots have no readable manifest",
+            stored - snapshots.len()
+        ));
+    }
+    let succeeded = jobs.iter().filter(|job| job_succeeded(job)).count();
+    let newest: Vec<&str> = snapshots.iter().take(10).map(String::as_str).collect();
     let listed: Vec<&str> = backup
         .recovery_points
         .iter()
         .map(|p| p.key.as_str())
         .collect();
-    succeeded == snapshots.len()
-        && listed == newest
-        && backup.last_backup_key.as_deref() == newest.first().copied()
+    if succeeded != snapshots.len() {
+        return Err(format!(
+            "{succeeded} Jobs succeeded but the bucket holds {} snapshots",
+            snapshots.len()
+        ));
+    }
+    if listed != newest {
+        return Err(format!(
+            "recoveryPoints {listed:?} differ from the bucket's newest {newest:?}"
+        ));
+    }
+    if backup.last_backup_key.as_deref() != newest.first().copied() {
+        return Err(format!(
+            "lastBackupKey {:?} is not the newest snapshot {:?}",
+            backup.last_backup_key,
+            newest.first()
+        ));
+    }
+    Ok(())
 }

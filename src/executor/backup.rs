@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
@@ -28,7 +28,9 @@ pub async fn run(config: &BackupConfig, report: &mut Report) -> Result<(), Failu
     report.version = Some(leader.health.version.clone());
     let client = session::login(leader.client, &common.auth).await?;
 
-    let taken = Utc::now();
+    // Milliseconds, not finer: the manifest, the report and status.backup then carry the very same instant, so
+    // the operator's newest recovery point and a `latest` restore's choice agree.
+    let taken = Utc::now().trunc_subsecs(3);
     let key = config
         .key
         .clone()
@@ -141,6 +143,6 @@ fn fill_success(report: &mut Report, manifest: &Manifest) {
     report.created = Some(
         manifest
             .created
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
     );
 }

@@ -38,7 +38,7 @@ pub async fn run(config: &RestoreConfig, report: &mut Report) -> Result<(), Fail
     report.created = Some(
         manifest
             .created
-            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
     );
 
     let scratch =

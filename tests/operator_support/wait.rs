@@ -11,14 +11,33 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
+    eventually_explained(what, deadline, log, || {
+        let pending = check();
+        async move { pending.await.ok_or_else(|| "not yet".to_string()) }
+    })
+    .await
+}
+
+/// Like [`eventually`], for a check that says what is still missing; the last answer goes into the failure.
+pub async fn eventually_explained<T, F, Fut>(
+    what: &str,
+    deadline: Duration,
+    log: &Path,
+    mut check: F,
+) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
     let until = tokio::time::Instant::now() + deadline;
     loop {
-        if let Some(value) = check().await {
-            return value;
-        }
+        let missing = match check().await {
+            Ok(value) => return value,
+            Err(missing) => missing,
+        };
         if tokio::time::Instant::now() > until {
             panic!(
-                "timed out after {deadline:?} waiting for {what}; operator log tail:\n{}",
+                "timed out after {deadline:?} waiting for {what}; last check: {missing}; operator log tail:\n{}",
                 log_tail(log)
             );
         }

@@ -251,6 +251,27 @@ impl World {
         keys.sort();
         keys
     }
+
+    /// Snapshot keys ranked as a `source.latest` restore ranks them: by the manifest's `created`, then by key.
+    /// A snapshot without a readable manifest is not a recovery point and is left out.
+    pub fn snapshots_newest_first(&self) -> Vec<String> {
+        let mut ranked: Vec<(String, String)> = self
+            .bucket_keys()
+            .into_iter()
+            .filter(|key| key.ends_with(".snap"))
+            .filter_map(|key| {
+                let manifest = self.store.read_object(&format!("{key}.json"))?;
+                let manifest: serde_json::Value = serde_json::from_slice(&manifest).ok()?;
+                let created = chrono::DateTime::parse_from_rfc3339(manifest["created"].as_str()?)
+                    .ok()?
+                    .to_utc()
+                    .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+                Some((created, key))
+            })
+            .collect();
+        ranked.sort_by(|a, b| b.cmp(a));
+        ranked.into_iter().map(|(_, key)| key).collect()
+    }
 }
 
 /// Whether `job` reached a terminal condition (`Complete` or `Failed`).

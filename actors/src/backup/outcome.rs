@@ -140,6 +140,10 @@ fn success_from_report(
     }
 }
 
+fn recency(point: &RecoveryPoint) -> (DateTime<Utc>, &str) {
+    (point.time, point.key.as_str())
+}
+
 /// The status after `outcome`. Applying the same outcome again returns the status unchanged (`changed: false`).
 pub fn apply_outcome(status: &BackupStatus, outcome: &BackupOutcome) -> (BackupStatus, bool) {
     let mut next = status.clone();
@@ -154,11 +158,13 @@ pub fn apply_outcome(status: &BackupStatus, outcome: &BackupOutcome) -> (BackupS
             {
                 return (next, false);
             }
-            // A late report of an older snapshot joins the list but does not pose as the newest backup.
+            // Newest first by (time, key): the order a `source.latest` restore uses to pick the newest manifest,
+            // so the first recovery point is always what `latest` would restore, even for two backups in the
+            // same millisecond. A late report of an older snapshot joins the list but does not pose as newest.
             let is_newest = status
                 .recovery_points
                 .first()
-                .is_none_or(|newest| point.time >= newest.time);
+                .is_none_or(|newest| recency(point) > recency(newest));
             if is_newest {
                 next.last_success_time = Some(*finished_at);
                 next.last_backup_key = Some(point.key.clone());
@@ -167,16 +173,9 @@ pub fn apply_outcome(status: &BackupStatus, outcome: &BackupOutcome) -> (BackupS
                 next.last_backup_duration = duration.map(format_duration);
             }
             next.consecutive_failures = 0;
-            // Two backups can finish within the same second: among equal times the one recorded last is the
-            // newer, so it goes in front and the stable sort keeps that order (never a tie-break on the key,
-            // whose random suffix would make `lastBackupKey` disagree with the first recovery point).
-            if is_newest {
-                next.recovery_points.insert(0, point.clone());
-            } else {
-                next.recovery_points.push(point.clone());
-            }
+            next.recovery_points.push(point.clone());
             next.recovery_points
-                .sort_by_key(|point| std::cmp::Reverse(point.time));
+                .sort_by(|a, b| recency(b).cmp(&recency(a)));
             next.recovery_points.truncate(RECOVERY_POINTS_IN_STATUS);
         }
         BackupOutcome::Failed {

@@ -163,26 +163,51 @@ fn recovery_points_keep_the_ten_newest_newest_first() {
 }
 
 #[test]
-fn backups_finishing_in_the_same_second_list_the_later_one_first() {
+fn equal_times_order_by_key_like_a_latest_restore_whatever_the_recording_order() {
+    // A `source.latest` restore picks the manifest with the greatest (created, key); the status must agree.
+    for order in [["ff", "00"], ["00", "ff"]] {
+        let mut status = BackupStatus::default();
+        for suffix in order {
+            let key = format!("20260302T030500Z-manual-{suffix}");
+            let outcome =
+                outcome_of(&succeeded(suffix, &key, 5), BackupKind::Manual, t(40)).unwrap();
+            status = apply_outcome(&status, &outcome).0;
+        }
+        let keys: Vec<_> = status
+            .recovery_points
+            .iter()
+            .map(|p| p.key.as_str())
+            .collect();
+        assert_eq!(
+            keys,
+            ["20260302T030500Z-manual-ff", "20260302T030500Z-manual-00"],
+            "recorded {order:?}"
+        );
+        assert_eq!(status.last_backup_key.as_deref(), Some(keys[0]));
+    }
+}
+
+#[test]
+fn sub_second_times_order_the_points() {
     let mut status = BackupStatus::default();
-    // Keys sort the other way round (random suffixes): order must come from recording, not from the key.
-    for (job, key) in [
-        ("first", "20260302T030500Z-manual-ff"),
-        ("second", "20260302T030500Z-manual-00"),
-    ] {
-        let outcome = outcome_of(&succeeded(job, key, 5), BackupKind::Manual, t(40)).unwrap();
+    for (key, millis) in [("b-earlier", 100), ("a-later", 900)] {
+        let message = format!(
+            r#"{{"outcome":"succeeded","key":"{key}","size":1,"digest":"sha256:aa","created":"{}"}}"#,
+            (t(5) + Duration::milliseconds(millis))
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        );
+        let job = JobObservation {
+            job_name: key.into(),
+            state: JobState::Succeeded {
+                finished_at: t(6),
+                termination_message: Some(message),
+            },
+        };
+        let outcome = outcome_of(&job, BackupKind::Manual, t(40)).unwrap();
         status = apply_outcome(&status, &outcome).0;
     }
-    let keys: Vec<_> = status
-        .recovery_points
-        .iter()
-        .map(|p| p.key.as_str())
-        .collect();
-    assert_eq!(
-        keys,
-        ["20260302T030500Z-manual-00", "20260302T030500Z-manual-ff"]
-    );
-    assert_eq!(status.last_backup_key.as_deref(), Some(keys[0]));
+    assert_eq!(status.recovery_points[0].key, "a-later");
+    assert_eq!(status.last_backup_key.as_deref(), Some("a-later"));
 }
 
 #[test]
