@@ -5,7 +5,7 @@ mod common;
 use std::path::PathBuf;
 use std::process::Stdio;
 
-use common::kubectl::{Kubectl, path_kubectl, venv_kubectl};
+use common::kubectl::{Kubectl, client_version, path_kubectl, venv_kubectl};
 use common::*;
 use kube_sim::Sim;
 use tokio::io::AsyncBufReadExt;
@@ -166,6 +166,17 @@ async fn exercise(binary: PathBuf) {
 #[tokio::test]
 async fn kubectl_on_path() {
     exercise(path_kubectl()).await;
+}
+
+#[test]
+fn the_two_kubectls_are_different_client_versions() {
+    let machine = client_version(&path_kubectl());
+    let tools = client_version(&venv_kubectl());
+    println!("machine kubectl {machine}, test-tools kubectl {tools}");
+    assert_ne!(
+        machine, tools,
+        "both kubectl tests would run the same client"
+    );
 }
 
 #[tokio::test]

