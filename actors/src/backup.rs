@@ -4,6 +4,7 @@
 //! effects traits with short API calls. Long waits are messages: the next window is a `send_after` timer, a
 //! Job's end is a `JobObserved` forwarded by the supervisor, a lock release is `LockReleased`.
 
+pub mod configuration;
 pub mod decide;
 mod messages;
 pub mod naming;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use openbao_crds::conditions::ClusterConditionType;
 use openbao_crds::{
     BackupKind, BackupStatus, OpenBaoCluster, Operation, TRIGGER_BACKUP_ANNOTATION,
 };
@@ -31,6 +33,7 @@ use crate::holder::HolderRef;
 use crate::lock::AcquireRequest;
 use crate::metrics::{ActorKind, MailboxGauge};
 use crate::supervisor::{LockReply, SupervisorMsg};
+use configuration::Configuration;
 use decide::{
     BackupDecision, BackupObservation, BackupOrigin, DeniedAction, ScheduleSettings, SkipReason,
     decide, next_scheduled_backup, on_lock_denied,
@@ -73,6 +76,9 @@ pub struct BackupState {
     effects: ClusterEffects,
     supervisor: ActorRef<SupervisorMsg>,
     mailbox: MailboxGauge,
+    configuration: Configuration,
+    /// The `BackupConfigurationReady` condition last written (or found in status), so it is written on change only.
+    published_configuration: Option<PublishedCondition>,
     settings: Option<ScheduleSettings>,
     effective_since: DateTime<Utc>,
     /// The actor's copy of `status.backup`; it is the only writer.
@@ -101,7 +107,7 @@ impl BackupState {
         BackupObservation {
             cluster_name: &self.key.name,
             now,
-            backup_configured: self.cluster.spec.backup.is_some(),
+            backup_configured: self.configuration.is_usable(),
             schedule: self.settings.as_ref(),
             effective_since: self.effective_since,
             last_handled_window: self.last_handled_window,
@@ -113,14 +119,21 @@ impl BackupState {
     }
 
     fn observe_cluster(&mut self, cluster: Arc<OpenBaoCluster>) {
-        self.settings = cluster.spec.backup.as_ref().and_then(|spec| {
-            ScheduleSettings::from_spec(&self.key.namespace, &self.key.name, spec)
-                .inspect_err(|error| {
-                    tracing::debug!(cluster = %self.key, reason = error.reason(), %error,
+        self.configuration = Configuration::assess(&cluster.spec);
+        let usable = self.configuration.is_usable();
+        self.settings = cluster
+            .spec
+            .backup
+            .as_ref()
+            .filter(|_| usable)
+            .and_then(|spec| {
+                ScheduleSettings::from_spec(&self.key.namespace, &self.key.name, spec)
+                    .inspect_err(|error| {
+                        tracing::debug!(cluster = %self.key, reason = error.reason(), %error,
                         "schedule not usable; scheduled backups paused");
-                })
-                .ok()
-        });
+                    })
+                    .ok()
+            });
         let token = cluster
             .metadata
             .annotations
@@ -137,6 +150,31 @@ impl BackupState {
             tracing::info!(cluster = %self.key, position, "manual backup queued");
         }
         self.cluster = cluster;
+    }
+
+    /// Writes `BackupConfigurationReady` when the verdict changed; a spec turning invalid is also a Warning event.
+    async fn publish_configuration(&mut self) {
+        let condition = self.configuration.condition();
+        let wanted = PublishedCondition::of(&condition);
+        let published = self
+            .published_configuration
+            .get_or_insert_with(|| PublishedCondition::persisted(&self.cluster, condition.type_));
+        if *published == wanted {
+            return;
+        }
+        let newly_invalid = matches!(self.configuration, Configuration::Invalid(_))
+            && published.reason != wanted.reason;
+        *published = wanted;
+        if newly_invalid {
+            tracing::warn!(cluster = %self.key, reason = condition.reason.as_str(), message = %condition.message,
+                "spec.backup refused");
+            self.emit(
+                EventReason::BackupConfigurationInvalid,
+                condition.message.clone(),
+            )
+            .await;
+        }
+        self.write_status(&[condition]).await;
     }
 
     async fn write_status(&self, conditions: &[ConditionUpdate]) {
@@ -508,6 +546,38 @@ impl BackupState {
     }
 }
 
+/// A condition as status shows it (strings), to tell whether a write would change anything.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+struct PublishedCondition {
+    status: String,
+    reason: String,
+    message: String,
+}
+
+impl PublishedCondition {
+    fn of(condition: &ConditionUpdate) -> Self {
+        Self {
+            status: condition.status.as_str().to_string(),
+            reason: condition.reason.as_str().to_string(),
+            message: condition.message.clone(),
+        }
+    }
+
+    /// The condition of `type_` in the cluster's status; empty when there is none, so the first verdict is written.
+    fn persisted(cluster: &OpenBaoCluster, type_: ClusterConditionType) -> Self {
+        cluster
+            .status
+            .as_ref()
+            .and_then(|status| status.conditions.iter().find(|c| c.type_ == type_.as_str()))
+            .map(|c| Self {
+                status: c.status.clone(),
+                reason: c.reason.clone(),
+                message: c.message.clone(),
+            })
+            .unwrap_or_default()
+    }
+}
+
 fn creation_time(cluster: &OpenBaoCluster) -> Option<DateTime<Utc>> {
     let timestamp = &cluster.metadata.creation_timestamp.as_ref()?.0;
     DateTime::from_timestamp(
@@ -550,6 +620,8 @@ impl Actor for BackupActor {
             mailbox: args.mailbox,
             settings: None,
             last_handled_window: status.last_attempt_scheduled_time,
+            configuration: Configuration::NotConfigured,
+            published_configuration: None,
             status,
             triggers: TriggerQueue::default(),
             trigger_waits_for_lock: false,
@@ -568,6 +640,7 @@ impl Actor for BackupActor {
         myself: ActorRef<Self::Msg>,
         state: &mut BackupState,
     ) -> Result<(), ActorProcessingErr> {
+        state.publish_configuration().await;
         if let Some(finished) = state.resumed_finished.take() {
             state.job_observed(finished).await;
         }
@@ -597,7 +670,10 @@ impl Actor for BackupActor {
     ) -> Result<(), ActorProcessingErr> {
         let started = Instant::now();
         match message {
-            BackupMsg::ClusterObserved(cluster) => state.observe_cluster(cluster),
+            BackupMsg::ClusterObserved(cluster) => {
+                state.observe_cluster(cluster);
+                state.publish_configuration().await;
+            }
             BackupMsg::JobObserved(job) => state.job_observed(job).await,
             BackupMsg::ScheduleTick | BackupMsg::Retry => {}
             BackupMsg::LockReleased => state.trigger_waits_for_lock = false,
@@ -606,9 +682,9 @@ impl Actor for BackupActor {
                 epoch,
                 reply,
             } => {
-                if state.cluster.spec.backup.is_none() {
+                if !state.configuration.is_usable() {
                     let _ = reply.send(PreUpgradeResult::Refused {
-                        reason: "spec.backup is not set".into(),
+                        reason: state.configuration.condition().message,
                     });
                 } else {
                     state.pre_upgrades.push_back(PendingPreUpgrade {

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use openbao_crds::conditions::{ClusterConditionReason, ClusterConditionType, ConditionStatus};
+use openbao_crds::field_error::FieldReason;
 use openbao_crds::{BackupKind, BackupStatus, OpenBaoCluster};
 
 use crate::clock::Clock;
@@ -166,8 +167,37 @@ pub trait BackupJobs: Send + Sync {
 pub struct ConditionUpdate {
     pub type_: ClusterConditionType,
     pub status: ConditionStatus,
-    pub reason: ClusterConditionReason,
+    pub reason: ConditionReason,
     pub message: String,
+}
+
+/// A condition's reason: one of the cluster reasons, or for `BackupConfigurationReady=False` the reason of the
+/// first refused field (`InvalidSchedule`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConditionReason {
+    Cluster(ClusterConditionReason),
+    Field(FieldReason),
+}
+
+impl ConditionReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cluster(reason) => reason.as_str(),
+            Self::Field(reason) => reason.as_str(),
+        }
+    }
+}
+
+impl From<ClusterConditionReason> for ConditionReason {
+    fn from(reason: ClusterConditionReason) -> Self {
+        Self::Cluster(reason)
+    }
+}
+
+impl PartialEq<ClusterConditionReason> for ConditionReason {
+    fn eq(&self, other: &ClusterConditionReason) -> bool {
+        *self == Self::Cluster(*other)
+    }
 }
 
 /// Writes `status.backup` (whole) and merges conditions by type.
@@ -187,6 +217,8 @@ pub enum EventReason {
     BackupCompleted,
     BackupFailed,
     BackupSkipped,
+    /// `spec.backup` was refused; the message names the fields.
+    BackupConfigurationInvalid,
     OperationLockBlocked,
     OperationLockReleased,
 }
@@ -198,6 +230,7 @@ impl EventReason {
             Self::BackupCompleted => "BackupCompleted",
             Self::BackupFailed => "BackupFailed",
             Self::BackupSkipped => "BackupSkipped",
+            Self::BackupConfigurationInvalid => "BackupConfigurationInvalid",
             Self::OperationLockBlocked => "OperationLockBlocked",
             Self::OperationLockReleased => "OperationLockReleased",
         }
@@ -207,7 +240,10 @@ impl EventReason {
     pub fn is_warning(self) -> bool {
         matches!(
             self,
-            Self::BackupFailed | Self::BackupSkipped | Self::OperationLockBlocked
+            Self::BackupFailed
+                | Self::BackupSkipped
+                | Self::BackupConfigurationInvalid
+                | Self::OperationLockBlocked
         )
     }
 }

@@ -568,3 +568,79 @@ async fn a_pre_upgrade_snapshot_runs_under_the_upgrades_lock_and_replies_when_do
     );
     supervisor.stop(None);
 }
+
+#[tokio::test]
+async fn an_invalid_spec_schedules_nothing_names_the_field_and_recovers_once_fixed() {
+    let fake = FakeCluster::new(at(3, 4));
+    let mut broken = cluster(false, Some("while-broken"), None);
+    broken.spec.backup.as_mut().unwrap().schedule = "0 0 3 * * *".into();
+    let supervisor = fake.start_supervisor(broken.clone()).await;
+
+    let refused = fake
+        .wait_for("BackupConfigurationReady=False", |w| {
+            w.conditions
+                .iter()
+                .find(|c| c.type_ == ClusterConditionType::BackupConfigurationReady)
+                .cloned()
+        })
+        .await;
+    assert_eq!(refused.status, ConditionStatus::False);
+    assert_eq!(refused.reason.as_str(), "InvalidSchedule");
+    assert!(
+        refused.message.contains("spec.backup.schedule:"),
+        "{}",
+        refused.message
+    );
+    // Repeated watch events of the same broken spec change nothing and warn once.
+    for _ in 0..3 {
+        supervisor
+            .cast(SupervisorMsg::ClusterObserved(Arc::new(broken.clone())))
+            .unwrap();
+    }
+    let snapshot = inspect(&supervisor).await;
+    assert!(snapshot.holding.is_none(), "no lock for a refused spec");
+    {
+        let world = fake.world();
+        assert!(
+            world.created.is_empty(),
+            "neither the due window nor the manual trigger may start: {:?}",
+            world.created_names()
+        );
+        assert_eq!(
+            world
+                .events_with(EventReason::BackupConfigurationInvalid)
+                .len(),
+            1
+        );
+        assert_eq!(world.persist_calls, 0, "no lock writes");
+        assert!(
+            world
+                .backup_status
+                .as_ref()
+                .is_none_or(|s| s.next_scheduled_backup.is_none()),
+            "no next backup is announced for a schedule that does not parse"
+        );
+    }
+
+    // Fixed: the queued trigger runs (the 03:00 window is still within its starting deadline and comes first).
+    supervisor
+        .cast(SupervisorMsg::ClusterObserved(Arc::new(cluster(
+            false,
+            Some("while-broken"),
+            None,
+        ))))
+        .unwrap();
+    fake.wait_until("the first Job after the fix", |w| !w.created.is_empty())
+        .await;
+    let world = fake.world();
+    let ready = world
+        .conditions
+        .iter()
+        .rev()
+        .find(|c| c.type_ == ClusterConditionType::BackupConfigurationReady)
+        .unwrap();
+    assert_eq!(ready.status, ConditionStatus::True);
+    assert_eq!(ready.reason, ClusterConditionReason::ConfigurationValid);
+    drop(world);
+    supervisor.stop(None);
+}

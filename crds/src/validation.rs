@@ -11,7 +11,7 @@ use chrono::Duration;
 
 use crate::auth::AuthSpec;
 use crate::backup::BackupSpec;
-use crate::backup_target::BackupTarget;
+use crate::backup_target::{BackupTarget, StorageProvider};
 use crate::cluster::OpenBaoClusterSpec;
 use crate::duration::HumanDuration;
 use crate::field_error::{FieldError, FieldErrors, FieldProblem, FieldReason};
@@ -205,6 +205,35 @@ fn check_auth(auth: &AuthSpec, field: &str, errors: &mut FieldErrors) {
 }
 
 fn check_target(target: &BackupTarget, field: &str, errors: &mut FieldErrors) {
+    let blocks = [
+        (StorageProvider::S3, target.s3.is_some()),
+        (StorageProvider::Gcs, target.gcs.is_some()),
+        (StorageProvider::Azure, target.azure.is_some()),
+    ];
+    for (provider, set) in blocks {
+        if set && provider != target.provider {
+            errors.push(FieldError::new(
+                format!("{field}.{provider}"),
+                FieldReason::ConflictingFields,
+                format!(
+                    "the {provider} block does not apply to provider {}; remove it or set provider: {provider}",
+                    target.provider
+                ),
+            ));
+        }
+    }
+    if target.provider == StorageProvider::Azure
+        && target
+            .azure
+            .as_ref()
+            .is_none_or(|azure| azure.storage_account.trim().is_empty())
+    {
+        errors.push(FieldError::new(
+            format!("{field}.azure.storageAccount"),
+            FieldReason::MissingRequiredField,
+            "provider azure needs azure.storageAccount (the storage account that holds the container)",
+        ));
+    }
     if let Some(credentials) = &target.credentials_secret_ref {
         check_secret_identifier(
             &credentials.name,

@@ -133,7 +133,7 @@ mod tests {
         ConditionUpdate {
             type_: ClusterConditionType::BackingUp,
             status,
-            reason: ClusterConditionReason::BackupRunning,
+            reason: ClusterConditionReason::BackupRunning.into(),
             message: message.into(),
         }
     }

@@ -221,7 +221,7 @@ fn condition(
     ConditionUpdate {
         type_,
         status,
-        reason,
+        reason: reason.into(),
         message,
     }
 }

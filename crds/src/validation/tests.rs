@@ -152,6 +152,23 @@ fn invalid_cluster_specs_name_field_and_reason() {
             "@hourly",
         ),
         (
+            "a provider block for another provider",
+            backup_with(
+                "bucket: openbao-snapshots",
+                "bucket: openbao-snapshots\n    gcs: {}",
+            ),
+            "spec.backup.target.gcs",
+            FieldReason::ConflictingFields,
+            "does not apply to provider s3",
+        ),
+        (
+            "azure without a storage account",
+            backup_with("provider: s3", "provider: azure"),
+            "spec.backup.target.azure.storageAccount",
+            FieldReason::MissingRequiredField,
+            "azure.storageAccount",
+        ),
+        (
             "unknown time zone",
             backup_with("timeZone: Europe/Berlin", "timeZone: Europe/Atlantis"),
             "spec.backup.timeZone",

@@ -76,6 +76,7 @@ fn action(reason: EventReason) -> &'static str {
         | EventReason::BackupCompleted
         | EventReason::BackupFailed
         | EventReason::BackupSkipped => "Backup",
+        EventReason::BackupConfigurationInvalid => "Validate",
         EventReason::OperationLockBlocked | EventReason::OperationLockReleased => "OperationLock",
     }
 }

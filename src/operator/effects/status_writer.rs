@@ -122,7 +122,7 @@ mod tests {
         let running = [ConditionUpdate {
             type_: ClusterConditionType::BackingUp,
             status: ConditionStatus::True,
-            reason: ClusterConditionReason::BackupRunning,
+            reason: ClusterConditionReason::BackupRunning.into(),
             message: "job j".into(),
         }];
         let patch = backup_status_patch(&cluster, &backup, &running, now).expect("a first write");
