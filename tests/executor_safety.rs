@@ -108,6 +108,7 @@ async fn a_flipped_byte_fails_verification_before_any_openbao_call() {
     write(&objects, &key, bytes).await;
 
     let proxy = OpenBaoProxy::start(&cluster.node_addr(0)).unwrap();
+    proxy.present_as_leader(true);
     let mut restore = ExecutorEnv::new(&proxy.addr(), &store);
     restore
         .with_token(&token_for(&cluster, RESTORE_POLICY_NAME, RESTORE_POLICY).await)

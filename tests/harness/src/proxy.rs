@@ -1,13 +1,14 @@
 //! A recording reverse proxy in front of one OpenBao node. From outside it is hard to tell whether a call
 //! reached OpenBao; the proxy records method and path of every request, so a test can prove that "OpenBao
 //! received no restore call". It can also answer the snapshot download with an empty 200, the way a
-//! misbehaving standby does.
+//! misbehaving standby does, and present itself as the leader, so a client that follows `sys/leader` (as the
+//! executor does) keeps talking through it.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, Uri};
@@ -23,6 +24,8 @@ use crate::background::BackgroundServer;
 
 /// API path of raft snapshots (GET = download, POST/PUT = seal-checked restore).
 pub const SNAPSHOT_PATH: &str = "/v1/sys/storage/raft/snapshot";
+/// API path of the leader lookup.
+pub const LEADER_PATH: &str = "/v1/sys/leader";
 /// API path of the forced restore.
 pub const SNAPSHOT_FORCE_PATH: &str = "/v1/sys/storage/raft/snapshot-force";
 
@@ -62,6 +65,9 @@ pub struct OpenBaoProxy {
 struct ProxyState {
     requests: Mutex<Vec<RecordedRequest>>,
     empty_snapshot: AtomicBool,
+    present_as_leader: AtomicBool,
+    /// `http://127.0.0.1:<port>` of the proxy itself, once it listens.
+    own_addr: OnceLock<String>,
 }
 
 impl ProxyState {
@@ -91,6 +97,7 @@ impl OpenBaoProxy {
             state: Arc::clone(&state),
         };
         let server = BackgroundServer::start("openbao-proxy", service)?;
+        let _ = state.own_addr.set(format!("http://{}", server.addr()));
         Ok(Self { server, state })
     }
 
@@ -134,6 +141,12 @@ impl OpenBaoProxy {
         self.state.empty_snapshot.store(on, Ordering::SeqCst);
     }
 
+    /// When on, `sys/leader` answers name the proxy instead of the upstream node, so a client that follows the
+    /// leader address sends every later call through the proxy too (and the recording is complete).
+    pub fn present_as_leader(&self, on: bool) {
+        self.state.present_as_leader.store(on, Ordering::SeqCst);
+    }
+
     /// Stops the proxy; the port refuses connections afterwards.
     pub fn stop(&mut self) {
         self.server.stop();
@@ -163,6 +176,9 @@ impl Service<Request<Incoming>> for ProxyService {
         let fake_empty_snapshot = self.state.empty_snapshot.load(Ordering::SeqCst)
             && recorded.method == Method::GET
             && recorded.path == SNAPSHOT_PATH;
+        let rewrite_leader = self.state.present_as_leader.load(Ordering::SeqCst)
+            && recorded.method == Method::GET
+            && recorded.path == LEADER_PATH;
         self.state.requests().push(recorded);
         if fake_empty_snapshot {
             return Box::pin(async {
@@ -180,6 +196,12 @@ impl Service<Request<Incoming>> for ProxyService {
             .to_string();
         let client = self.client.clone();
         let authority = Arc::clone(&self.upstream_authority);
+        let own_addr = self
+            .state
+            .own_addr
+            .get()
+            .cloned()
+            .filter(|_| rewrite_leader);
         Box::pin(async move {
             let uri = match Uri::builder()
                 .scheme("http")
@@ -198,7 +220,10 @@ impl Service<Request<Incoming>> for ProxyService {
             };
             *request.uri_mut() = uri;
             match client.request(request).await {
-                Ok(response) => Ok(response.map(BodyExt::boxed)),
+                Ok(response) => match own_addr {
+                    Some(own_addr) => Ok(leader_named(response, &authority, &own_addr).await),
+                    None => Ok(response.map(BodyExt::boxed)),
+                },
                 Err(err) => Ok(plain_response(
                     StatusCode::BAD_GATEWAY,
                     "text/plain",
@@ -207,6 +232,36 @@ impl Service<Request<Incoming>> for ProxyService {
             }
         })
     }
+}
+
+/// The `sys/leader` answer with the upstream node's address replaced by the proxy's.
+async fn leader_named(
+    response: Response<Incoming>,
+    upstream_authority: &str,
+    own_addr: &str,
+) -> Response<ProxyBody> {
+    let status = response.status();
+    let body = match response.into_body().collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(err) => {
+            return plain_response(
+                StatusCode::BAD_GATEWAY,
+                "text/plain",
+                format!("proxy: {err}"),
+            );
+        }
+    };
+    let mut leader: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(value) => value,
+        Err(_) => return plain_response(status, "application/json", body),
+    };
+    let upstream = format!("http://{upstream_authority}");
+    if leader["leader_address"].as_str() == Some(upstream.as_str()) {
+        leader["leader_address"] = serde_json::Value::String(own_addr.to_string());
+    }
+    let mut rewritten = plain_response(status, "application/json", leader.to_string());
+    *rewritten.status_mut() = status;
+    rewritten
 }
 
 fn plain_response(
