@@ -4,6 +4,7 @@
 //! effects traits with short API calls. Long waits are messages: the next window is a `send_after` timer, a
 //! Job's end is a `JobObserved` forwarded by the supervisor, a lock release is `LockReleased`.
 
+mod attempt;
 pub mod configuration;
 pub mod decide;
 mod messages;
@@ -16,29 +17,18 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use openbao_crds::conditions::ClusterConditionType;
-use openbao_crds::{
-    BackupKind, BackupStatus, OpenBaoCluster, Operation, TRIGGER_BACKUP_ANNOTATION,
-};
+use openbao_crds::{BackupKind, BackupStatus, OpenBaoCluster, TRIGGER_BACKUP_ANNOTATION};
 use ractor::concurrency::JoinHandle;
-use ractor::rpc::CallResult;
 use ractor::{Actor, ActorProcessingErr, ActorRef, MessagingErr, RpcReplyPort};
 
 use crate::cluster_key::ClusterKey;
-use crate::effects::{
-    BackupJobRequest, ClusterEffects, ConditionUpdate, EventReason, HolderLiveness, JobCreation,
-    JobObservation,
-};
-use crate::holder::HolderRef;
-use crate::lock::AcquireRequest;
+use crate::effects::{ClusterEffects, ConditionUpdate, EventReason, JobObservation};
 use crate::metrics::{ActorKind, MailboxGauge};
-use crate::supervisor::{LockReply, SupervisorMsg};
-use configuration::Configuration;
+use crate::supervisor::SupervisorMsg;
+use configuration::{Configuration, PublishedCondition};
 use decide::{
-    BackupDecision, BackupObservation, BackupOrigin, DeniedAction, ScheduleSettings, SkipReason,
-    decide, next_scheduled_backup, on_lock_denied,
+    BackupDecision, BackupObservation, ScheduleSettings, SkipReason, decide, next_scheduled_backup,
 };
-use outcome::{BackupOutcome, apply_outcome, outcome_of};
 use triggers::TriggerQueue;
 
 pub use messages::{BackupArgs, BackupMsg, BackupSummary, PreUpgradeResult, ResumedBackup};
@@ -118,7 +108,8 @@ impl BackupState {
         }
     }
 
-    fn observe_cluster(&mut self, cluster: Arc<OpenBaoCluster>) {
+    /// Takes in a new version of the cluster; returns what became of its trigger annotation.
+    fn observe_cluster(&mut self, cluster: Arc<OpenBaoCluster>) -> triggers::TriggerObservation {
         self.configuration = Configuration::assess(&cluster.spec);
         let usable = self.configuration.is_usable();
         self.settings = cluster
@@ -150,6 +141,39 @@ impl BackupState {
             tracing::info!(cluster = %self.key, position, "manual backup queued");
         }
         self.cluster = cluster;
+        observed
+    }
+
+    /// Mirrors the trigger queue into `status.backup.pendingTriggers`; whether that changed the status.
+    fn sync_pending_triggers(&mut self) -> bool {
+        let pending = self.triggers.pending();
+        let changed = pending != self.status.pending_triggers;
+        self.status.pending_triggers = pending;
+        changed
+    }
+
+    async fn after_trigger_observation(&mut self, observed: triggers::TriggerObservation) {
+        if self.sync_pending_triggers() {
+            self.write_status(&[]).await;
+        }
+        if observed == triggers::TriggerObservation::QueueFull {
+            let token = self
+                .cluster
+                .metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(TRIGGER_BACKUP_ANNOTATION));
+            let message = format!(
+                "manual backup {token:?} refused: {} manual backups wait already; it runs if set again once they started",
+                triggers::MAX_PENDING_TRIGGERS
+            );
+            tracing::warn!(cluster = %self.key, %message);
+            self.emit(
+                EventReason::BackupSkipped,
+                format!("TriggerQueueFull: {message}"),
+            )
+            .await;
+        }
     }
 
     /// Writes `BackupConfigurationReady` when the verdict changed; a spec turning invalid is also a Warning event.
@@ -249,275 +273,6 @@ impl BackupState {
         .await;
     }
 
-    async fn request_lock(&self, kind: BackupKind, job_name: &str) -> Result<LockReply, String> {
-        let request = AcquireRequest {
-            operation: Operation::Backup,
-            holder: HolderRef::BackupJob(job_name.to_string()).to_string(),
-            message: format!("{kind} backup Job {job_name}"),
-            override_existing: false,
-        };
-        let call = self
-            .supervisor
-            .call(
-                |reply| SupervisorMsg::AcquireLock { request, reply },
-                Some(LOCK_CALL_TIMEOUT),
-            )
-            .await;
-        match call {
-            Ok(CallResult::Success(reply)) => Ok(reply),
-            Ok(CallResult::Timeout) => Err("the supervisor did not answer in time".into()),
-            Ok(CallResult::SenderError) => Err("the supervisor dropped the request".into()),
-            Err(error) => Err(format!("the supervisor is unreachable: {error}")),
-        }
-    }
-
-    async fn start(
-        &mut self,
-        myself: &ActorRef<BackupMsg>,
-        kind: BackupKind,
-        origin: BackupOrigin,
-        job_name: String,
-    ) -> StartResult {
-        let now = self.effects.clock.now();
-        let (epoch, holds_lock, pre_upgrade_reply) = match &origin {
-            BackupOrigin::PreUpgrade { .. } => match self.pre_upgrades.pop_front() {
-                Some(pending) => (pending.epoch, false, Some(pending.reply)),
-                None => return StartResult::DecideAgain,
-            },
-            BackupOrigin::Window { .. } | BackupOrigin::Trigger { .. } => {
-                match self.request_lock(kind, &job_name).await {
-                    Ok(LockReply::Granted { epoch }) => (epoch, true, None),
-                    Ok(LockReply::Denied {
-                        operation, held_by, ..
-                    }) => {
-                        self.lock_denied(&origin, operation, &held_by).await;
-                        return StartResult::DecideAgain;
-                    }
-                    Ok(LockReply::Unavailable { reason }) | Err(reason) => {
-                        tracing::warn!(cluster = %self.key, job = %job_name, %reason, "lock unavailable; retrying");
-                        self.arm_retry(myself);
-                        return StartResult::RetryLater;
-                    }
-                }
-            }
-        };
-        let request = BackupJobRequest {
-            job_name: job_name.clone(),
-            kind,
-            epoch,
-            scheduled_time: match &origin {
-                BackupOrigin::Window { scheduled } => Some(*scheduled),
-                _ => None,
-            },
-            trigger: match &origin {
-                BackupOrigin::Trigger { token } => Some(token.clone()),
-                _ => None,
-            },
-        };
-        let created = self
-            .effects
-            .jobs
-            .create_backup_job(&self.cluster, &request)
-            .await;
-        let already_existed = matches!(created, Ok(JobCreation::AlreadyExisted));
-        if let Err(error) = created {
-            if holds_lock {
-                self.release_lock(&job_name, epoch);
-            }
-            let message = format!("could not create backup Job {job_name}: {error}");
-            tracing::warn!(cluster = %self.key, %message);
-            return match origin {
-                BackupOrigin::Window { scheduled } => {
-                    self.last_handled_window = Some(scheduled);
-                    self.record_outcome(
-                        &job_name,
-                        kind,
-                        &BackupOutcome::Failed {
-                            finished_at: now,
-                            reason: outcome::REASON_JOB_NOT_CREATED.into(),
-                            message,
-                        },
-                    )
-                    .await;
-                    StartResult::DecideAgain
-                }
-                BackupOrigin::Trigger { .. } => {
-                    self.arm_retry(myself);
-                    StartResult::RetryLater
-                }
-                BackupOrigin::PreUpgrade { .. } => {
-                    if let Some(reply) = pre_upgrade_reply {
-                        let _ = reply.send(PreUpgradeResult::Failed {
-                            reason: outcome::REASON_JOB_NOT_CREATED.into(),
-                            message,
-                        });
-                    }
-                    StartResult::DecideAgain
-                }
-            };
-        }
-
-        self.status.last_attempt_time = Some(now);
-        let mut trigger = None;
-        match &origin {
-            BackupOrigin::Window { scheduled } => {
-                self.last_handled_window = Some(*scheduled);
-                self.status.last_attempt_scheduled_time = Some(*scheduled);
-            }
-            BackupOrigin::Trigger { token } => {
-                self.triggers.mark_started(token);
-                self.status.last_handled_trigger = Some(token.clone());
-                trigger = Some(token.clone());
-            }
-            BackupOrigin::PreUpgrade { .. } => {}
-        }
-        self.status.next_scheduled_backup = next_scheduled_backup(&self.observation(now));
-        self.running = Some(RunningBackup {
-            job_name: job_name.clone(),
-            kind,
-            epoch,
-            holds_lock,
-            trigger,
-            pre_upgrade_reply,
-        });
-        self.write_status(&outcome::started_conditions(kind, &job_name))
-            .await;
-        self.emit(
-            EventReason::BackupStarted,
-            format!("{kind} backup Job {job_name} created (lock epoch {epoch})"),
-        )
-        .await;
-        if already_existed {
-            self.catch_up_existing_job(&job_name).await;
-            if self.running.is_none() {
-                return StartResult::DecideAgain;
-            }
-        }
-        StartResult::Started
-    }
-
-    /// A Job found under the deterministic name was created before an operator restart and may have ended
-    /// already; the watch does not report its end again, so record it now instead of holding the lock forever.
-    async fn catch_up_existing_job(&mut self, job_name: &str) {
-        let holder = HolderRef::BackupJob(job_name.to_string());
-        match self.effects.holders.probe_holder(&self.key, &holder).await {
-            Ok(HolderLiveness::Finished(Some(job))) => self.job_observed(job).await,
-            Ok(_) => {}
-            Err(error) => {
-                // The Job's next watch event, or the next supervisor start's adoption, still records it.
-                tracing::warn!(cluster = %self.key, job = job_name, %error, "could not read the existing Job");
-            }
-        }
-    }
-
-    async fn lock_denied(&mut self, origin: &BackupOrigin, operation: Operation, held_by: &str) {
-        self.emit(
-            EventReason::OperationLockBlocked,
-            format!(
-                "{} backup waits: the cluster is locked by {operation} ({held_by})",
-                origin.kind()
-            ),
-        )
-        .await;
-        match on_lock_denied(origin, operation, held_by) {
-            DeniedAction::SkipWindow { scheduled, reason } => {
-                self.skip_window(scheduled, reason).await
-            }
-            DeniedAction::KeepTriggerQueued => {
-                self.trigger_waits_for_lock = true;
-                let message = format!(
-                    "manual backup queued until {operation} ({held_by}) releases the operation lock"
-                );
-                self.write_status(&[outcome::waiting_for_lock_condition(message)])
-                    .await;
-            }
-        }
-    }
-
-    fn release_lock(&self, job_name: &str, epoch: u64) {
-        let holder = HolderRef::BackupJob(job_name.to_string()).to_string();
-        if self
-            .supervisor
-            .cast(SupervisorMsg::ReleaseLock { holder, epoch })
-            .is_err()
-        {
-            tracing::warn!(cluster = %self.key, job = job_name, "supervisor gone; lock release left to adoption");
-        }
-    }
-
-    /// Applies an outcome to `status.backup`; events only when it changed something (a replay stays quiet).
-    async fn record_outcome(&mut self, job_name: &str, kind: BackupKind, outcome: &BackupOutcome) {
-        let (status, changed) = apply_outcome(&self.status, outcome);
-        self.status = status;
-        self.write_status(&outcome::finished_conditions(outcome, &self.status))
-            .await;
-        if !changed {
-            return;
-        }
-        match outcome {
-            BackupOutcome::Succeeded { point, .. } => {
-                self.emit(
-                    EventReason::BackupCompleted,
-                    format!(
-                        "{kind} backup Job {job_name} stored {} ({} bytes, {})",
-                        point.key, point.size, point.digest
-                    ),
-                )
-                .await;
-            }
-            BackupOutcome::Failed {
-                reason, message, ..
-            } => {
-                self.emit(
-                    EventReason::BackupFailed,
-                    format!("{kind} backup Job {job_name} failed: {reason}: {message}"),
-                )
-                .await;
-            }
-        }
-    }
-
-    async fn job_observed(&mut self, job: JobObservation) {
-        let Some(running) = &self.running else {
-            return;
-        };
-        if running.job_name != job.job_name {
-            return;
-        }
-        let Some(outcome) = outcome_of(&job, running.kind, self.effects.clock.now()) else {
-            return;
-        };
-        let Some(running) = self.running.take() else {
-            return;
-        };
-        self.record_outcome(&running.job_name, running.kind, &outcome)
-            .await;
-        if running.holds_lock {
-            self.release_lock(&running.job_name, running.epoch);
-        }
-        if let Some(reply) = running.pre_upgrade_reply {
-            let _ = reply.send(match &outcome {
-                BackupOutcome::Succeeded { point, .. } => PreUpgradeResult::Succeeded {
-                    job_name: running.job_name.clone(),
-                    key: point.key.clone(),
-                },
-                BackupOutcome::Failed {
-                    reason, message, ..
-                } => PreUpgradeResult::Failed {
-                    reason: reason.clone(),
-                    message: message.clone(),
-                },
-            });
-        }
-        let _ = self
-            .supervisor
-            .cast(SupervisorMsg::BackupFinished(BackupSummary {
-                job_name: running.job_name,
-                kind: running.kind,
-                succeeded: outcome.is_success(),
-            }));
-    }
-
     /// Decide and act until the actor has to wait for something.
     async fn evaluate(&mut self, myself: &ActorRef<BackupMsg>) {
         for _ in 0..MAX_DECISIONS_PER_MESSAGE {
@@ -543,38 +298,6 @@ impl BackupState {
             }
         }
         tracing::error!(cluster = %self.key, "backup decisions did not settle; waiting for the next message");
-    }
-}
-
-/// A condition as status shows it (strings), to tell whether a write would change anything.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-struct PublishedCondition {
-    status: String,
-    reason: String,
-    message: String,
-}
-
-impl PublishedCondition {
-    fn of(condition: &ConditionUpdate) -> Self {
-        Self {
-            status: condition.status.as_str().to_string(),
-            reason: condition.reason.as_str().to_string(),
-            message: condition.message.clone(),
-        }
-    }
-
-    /// The condition of `type_` in the cluster's status; empty when there is none, so the first verdict is written.
-    fn persisted(cluster: &OpenBaoCluster, type_: ClusterConditionType) -> Self {
-        cluster
-            .status
-            .as_ref()
-            .and_then(|status| status.conditions.iter().find(|c| c.type_ == type_.as_str()))
-            .map(|c| Self {
-                status: c.status.clone(),
-                reason: c.reason.clone(),
-                message: c.message.clone(),
-            })
-            .unwrap_or_default()
     }
 }
 
@@ -610,6 +333,7 @@ impl Actor for BackupActor {
             trigger: None,
             pre_upgrade_reply: None,
         });
+        let triggers = TriggerQueue::restore(&status.pending_triggers);
         let mut state = BackupState {
             key: args.key,
             effective_since: creation_time(&args.cluster)
@@ -623,7 +347,7 @@ impl Actor for BackupActor {
             configuration: Configuration::NotConfigured,
             published_configuration: None,
             status,
-            triggers: TriggerQueue::default(),
+            triggers,
             trigger_waits_for_lock: false,
             pre_upgrades: VecDeque::new(),
             running,
@@ -631,7 +355,8 @@ impl Actor for BackupActor {
             schedule_timer: None,
             retry_timer: None,
         };
-        state.observe_cluster(args.cluster);
+        // A QueueFull here is reported with the next observation of the annotation.
+        let _ = state.observe_cluster(args.cluster);
         Ok(state)
     }
 
@@ -641,6 +366,9 @@ impl Actor for BackupActor {
         state: &mut BackupState,
     ) -> Result<(), ActorProcessingErr> {
         state.publish_configuration().await;
+        if state.sync_pending_triggers() {
+            state.write_status(&[]).await;
+        }
         if let Some(finished) = state.resumed_finished.take() {
             state.job_observed(finished).await;
         }
@@ -671,8 +399,9 @@ impl Actor for BackupActor {
         let started = Instant::now();
         match message {
             BackupMsg::ClusterObserved(cluster) => {
-                state.observe_cluster(cluster);
+                let observed = state.observe_cluster(cluster);
                 state.publish_configuration().await;
+                state.after_trigger_observation(observed).await;
             }
             BackupMsg::JobObserved(job) => state.job_observed(job).await,
             BackupMsg::ScheduleTick | BackupMsg::Retry => {}

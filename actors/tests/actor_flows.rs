@@ -644,3 +644,82 @@ async fn an_invalid_spec_schedules_nothing_names_the_field_and_recovers_once_fix
     drop(world);
     supervisor.stop(None);
 }
+
+#[tokio::test]
+async fn queued_triggers_survive_a_restart_even_when_the_annotation_moved_on() {
+    let fake = FakeCluster::new(at(3, 4));
+    let supervisor = fake.start_supervisor(cluster(false, None, None)).await;
+    let window_job = todays_window();
+    fake.wait_until("the window's Job", |w| w.created.len() == 1)
+        .await;
+    // Two tokens arrive while the scheduled Job runs; the annotation only shows the last one.
+    for token in ["t1", "t2"] {
+        supervisor
+            .cast(SupervisorMsg::ClusterObserved(Arc::new(cluster(
+                false,
+                Some(token),
+                None,
+            ))))
+            .unwrap();
+    }
+    fake.wait_until("both tokens persisted as pending", |w| {
+        w.backup_status
+            .as_ref()
+            .is_some_and(|s| s.pending_triggers == ["t1", "t2"])
+    })
+    .await;
+
+    // The operator dies; a new one starts from what status shows (annotation: t2 only).
+    supervisor.stop(None);
+    let persisted = serde_json::to_value(fake.world().backup_status.clone().unwrap()).unwrap();
+    let supervisor = fake
+        .start_supervisor(cluster(false, Some("t2"), Some(persisted)))
+        .await;
+    fake.update(|w| {
+        w.jobs.insert(
+            window_job.clone(),
+            succeeded(&window_job, "k-window", at(3, 6)).state,
+        );
+    });
+    supervisor
+        .cast(SupervisorMsg::JobObserved(succeeded(
+            &window_job,
+            "k-window",
+            at(3, 6),
+        )))
+        .unwrap();
+    let first = trigger_job_name(NAME, "t1");
+    fake.wait_until("t1's Job, although no annotation shows t1 any more", |w| {
+        w.created_names().contains(&first)
+    })
+    .await;
+    assert_eq!(
+        fake.world()
+            .backup_status
+            .as_ref()
+            .unwrap()
+            .pending_triggers,
+        ["t2"]
+    );
+    supervisor
+        .cast(SupervisorMsg::JobObserved(succeeded(
+            &first,
+            "k-t1",
+            at(3, 7),
+        )))
+        .unwrap();
+    let second = trigger_job_name(NAME, "t2");
+    fake.wait_until("then t2's Job", |w| w.created_names().contains(&second))
+        .await;
+    let world = fake.world();
+    assert_eq!(
+        world.created_names(),
+        [window_job, first, second],
+        "each token exactly once, in order"
+    );
+    let status = world.backup_status.as_ref().unwrap();
+    assert!(status.pending_triggers.is_empty());
+    assert_eq!(status.last_handled_trigger.as_deref(), Some("t2"));
+    drop(world);
+    supervisor.stop(None);
+}

@@ -5,6 +5,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+/// How many manual-backup tokens `status.backup.pendingTriggers` holds at most.
+pub const MAX_PENDING_TRIGGERS: usize = 16;
+
 /// How many verified recovery points `status.backup.recoveryPoints` lists.
 pub const RECOVERY_POINTS_IN_STATUS: usize = 10;
 
@@ -77,6 +80,12 @@ pub struct BackupStatus {
     /// Value of the `openbao.org/trigger-backup` annotation whose Job was created last.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_handled_trigger: Option<String>,
+    /// Manual-backup tokens seen but whose Job was not created yet (a backup was running or the operation lock
+    /// was held), oldest first. Kept in status so a token that the annotation no longer shows still runs after an
+    /// operator restart.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("maxItems" = 16))]
+    pub pending_triggers: Vec<String>,
     /// The newest verified recovery points (at most 10), newest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(extend("maxItems" = 10))]

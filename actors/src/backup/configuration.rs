@@ -5,10 +5,10 @@
 //! nothing and starts nothing (manual triggers stay queued) until it is fixed: a backup built from a spec the
 //! operator refused would only fail later, less clearly, and each attempt would take the operation lock.
 
-use openbao_crds::OpenBaoClusterSpec;
 use openbao_crds::conditions::{ClusterConditionReason, ClusterConditionType, ConditionStatus};
 use openbao_crds::field_error::FieldErrors;
 use openbao_crds::validation::validate_cluster_spec;
+use openbao_crds::{OpenBaoCluster, OpenBaoClusterSpec};
 
 use crate::effects::{ConditionReason, ConditionUpdate};
 
@@ -60,6 +60,38 @@ impl Configuration {
             reason,
             message,
         }
+    }
+}
+
+/// A condition as status shows it (strings), to tell whether a write would change anything.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct PublishedCondition {
+    pub(crate) status: String,
+    pub(crate) reason: String,
+    pub(crate) message: String,
+}
+
+impl PublishedCondition {
+    pub(crate) fn of(condition: &ConditionUpdate) -> Self {
+        Self {
+            status: condition.status.as_str().to_string(),
+            reason: condition.reason.as_str().to_string(),
+            message: condition.message.clone(),
+        }
+    }
+
+    /// The condition of `type_` in the cluster's status; empty when there is none, so the first verdict is written.
+    pub(crate) fn persisted(cluster: &OpenBaoCluster, type_: ClusterConditionType) -> Self {
+        cluster
+            .status
+            .as_ref()
+            .and_then(|status| status.conditions.iter().find(|c| c.type_ == type_.as_str()))
+            .map(|c| Self {
+                status: c.status.clone(),
+                reason: c.reason.clone(),
+                message: c.message.clone(),
+            })
+            .unwrap_or_default()
     }
 }
 

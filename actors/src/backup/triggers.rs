@@ -2,9 +2,12 @@
 //!
 //! A new token is never dropped: it waits while a backup runs or another operation holds the lock. A token is
 //! done once its Job was created and `status.backup.lastHandledTrigger` records it; observing the same
-//! annotation again (every watch event repeats it) is a no-op.
+//! annotation again (every watch event repeats it) is a no-op. The queue is mirrored to
+//! `status.backup.pendingTriggers`, so a token the annotation no longer shows survives an operator restart.
 
 use std::collections::VecDeque;
+
+pub use openbao_crds::cluster_status::MAX_PENDING_TRIGGERS;
 
 /// What observing the annotation did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,6 +21,8 @@ pub enum TriggerObservation {
     Queued {
         position: usize,
     },
+    /// [`MAX_PENDING_TRIGGERS`] tokens wait already; this one is refused (visibly, never silently).
+    QueueFull,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -42,10 +47,27 @@ impl TriggerQueue {
         if running == Some(token) || self.queued.iter().any(|queued| queued == token) {
             return TriggerObservation::AlreadyPending;
         }
+        if self.queued.len() >= MAX_PENDING_TRIGGERS {
+            return TriggerObservation::QueueFull;
+        }
         self.queued.push_back(token.to_string());
         TriggerObservation::Queued {
             position: self.queued.len(),
         }
+    }
+
+    /// The queue as persisted in `status.backup.pendingTriggers` (duplicates and blanks dropped).
+    pub fn restore(pending: &[String]) -> Self {
+        let mut queue = Self::default();
+        for token in pending {
+            queue.observe(Some(token), None, None);
+        }
+        queue
+    }
+
+    /// The tokens waiting, oldest first, as `status.backup.pendingTriggers` shows them.
+    pub fn pending(&self) -> Vec<String> {
+        self.queued.iter().cloned().collect()
     }
 
     pub fn next(&self) -> Option<&str> {
@@ -123,5 +145,29 @@ mod tests {
         }
         assert_eq!(queue.len(), 1);
         assert_eq!(queue.next(), Some("t1"));
+    }
+
+    #[test]
+    fn the_persisted_queue_restores_in_order_and_is_bounded() {
+        let restored = TriggerQueue::restore(&["a".into(), " ".into(), "b".into(), "a".into()]);
+        assert_eq!(restored.pending(), ["a", "b"]);
+
+        let mut full = TriggerQueue::default();
+        for n in 0..MAX_PENDING_TRIGGERS {
+            assert!(matches!(
+                full.observe(Some(&format!("t{n}")), None, None),
+                TriggerObservation::Queued { .. }
+            ));
+        }
+        assert_eq!(
+            full.observe(Some("one-too-many"), None, None),
+            TriggerObservation::QueueFull
+        );
+        assert_eq!(full.len(), MAX_PENDING_TRIGGERS);
+        assert_eq!(
+            full.observe(Some("t0"), None, None),
+            TriggerObservation::AlreadyPending,
+            "a token already waiting is not refused"
+        );
     }
 }
