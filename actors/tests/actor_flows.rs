@@ -723,3 +723,79 @@ async fn queued_triggers_survive_a_restart_even_when_the_annotation_moved_on() {
     drop(world);
     supervisor.stop(None);
 }
+
+#[tokio::test]
+async fn the_manager_restarts_a_supervisor_that_failed_to_start_or_crashed_with_backoff() {
+    let fake = FakeCluster::new(at(3, 4));
+    fake.update(|w| w.read_lock_failures = 2);
+    let (manager, _) = Actor::spawn(
+        None,
+        ClusterManager,
+        ManagerArgs {
+            effects: fake.effects(),
+        },
+    )
+    .await
+    .unwrap();
+    manager
+        .cast(ManagerMsg::ClusterObserved(Arc::new(cluster(
+            false, None, None,
+        ))))
+        .unwrap();
+    // Two failed starts (the second retried after the backoff's base delay), then the supervisor runs.
+    fake.wait_until("the window's Job from the third start", |w| {
+        w.created.len() == 1
+    })
+    .await;
+    assert_eq!(
+        fake.world().restarts,
+        [ActorKind::Supervisor, ActorKind::Supervisor]
+    );
+    let finished = succeeded(&todays_window(), "k1", at(3, 5));
+    fake.update(|w| {
+        w.jobs.insert(todays_window(), finished.state.clone());
+    });
+    manager
+        .cast(ManagerMsg::JobObserved {
+            cluster: key(),
+            job: finished,
+        })
+        .unwrap();
+    fake.wait_until("lock released", |w| {
+        w.lock.is_none()
+            && w.backup_status
+                .as_ref()
+                .is_some_and(|s| s.last_backup_key.is_some())
+    })
+    .await;
+
+    // A running supervisor panics while writing the lock for a manual backup: the manager restarts it, and the
+    // restarted one takes the trigger (queued in the manager's latest copy of the cluster) to its Job.
+    fake.update(|w| w.panics_on_persist = 1);
+    // As the watch delivers it: the annotation plus the status written so far.
+    let persisted = serde_json::to_value(fake.world().backup_status.clone().unwrap()).unwrap();
+    manager
+        .cast(ManagerMsg::ClusterObserved(Arc::new(cluster(
+            false,
+            Some("after-crash"),
+            Some(persisted),
+        ))))
+        .unwrap();
+    let manual = trigger_job_name(NAME, "after-crash");
+    fake.wait_until("the manual Job after the supervisor's restart", |w| {
+        w.created_names().contains(&manual)
+    })
+    .await;
+    let world = fake.world();
+    assert_eq!(
+        world.restarts,
+        [
+            ActorKind::Supervisor,
+            ActorKind::Supervisor,
+            ActorKind::Supervisor
+        ]
+    );
+    assert_eq!(world.created.len(), 2, "{:?}", world.created_names());
+    drop(world);
+    manager.stop(None);
+}

@@ -52,6 +52,10 @@ pub struct World {
     pub created: Vec<BackupJobRequest>,
     /// Next Job creations that panic inside the effect call.
     pub panics_on_create: usize,
+    /// Next lock reads that fail (an API error while a supervisor starts).
+    pub read_lock_failures: usize,
+    /// Next lock writes that panic inside the effect call (a supervisor failing at run time).
+    pub panics_on_persist: usize,
     pub active_restores: BTreeSet<String>,
     pub backup_status: Option<BackupStatus>,
     pub conditions: Vec<ConditionUpdate>,
@@ -168,7 +172,11 @@ impl LockStore for FakeCluster {
         &'a self,
         _: &'a ClusterKey,
     ) -> BoxFuture<'a, Result<PersistedLock, PersistError>> {
-        let world = self.world();
+        let mut world = self.world();
+        if world.read_lock_failures > 0 {
+            world.read_lock_failures -= 1;
+            return ready(Err(PersistError::Api("injected read failure".into())));
+        }
         ready(Ok(PersistedLock {
             resource_version: world.resource_version.to_string(),
             lock: world.lock.clone(),
@@ -183,6 +191,15 @@ impl LockStore for FakeCluster {
         lock: Option<openbao_crds::OperationLock>,
         last_epoch: u64,
     ) -> BoxFuture<'a, Result<String, PersistError>> {
+        let panic_now = {
+            let mut world = self.world();
+            let panic_now = world.panics_on_persist > 0;
+            world.panics_on_persist = world.panics_on_persist.saturating_sub(1);
+            panic_now
+        };
+        if panic_now {
+            panic!("injected panic while writing the operation lock");
+        }
         let mut result = Ok(String::new());
         self.update(|world| {
             world.persist_calls += 1;
