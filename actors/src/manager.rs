@@ -189,10 +189,15 @@ impl Actor for ClusterManager {
             }
             ManagerMsg::ClusterDeleted(key) => {
                 if let Some(entry) = state.clusters.remove(&key) {
-                    if let Some(running) = entry.supervisor {
-                        running.actor.stop(Some("OpenBaoCluster deleted".into()));
+                    match entry.supervisor {
+                        // It removes the series itself once its last handler ran.
+                        Some(running) => {
+                            if running.actor.cast(SupervisorMsg::Retire).is_err() {
+                                state.effects.metrics.remove_cluster(&key);
+                            }
+                        }
+                        None => state.effects.metrics.remove_cluster(&key),
                     }
-                    state.effects.metrics.remove_cluster(&key);
                     tracing::info!(cluster = %key, "cluster deleted; supervisor stopped");
                 }
             }

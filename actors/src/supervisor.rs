@@ -85,6 +85,9 @@ pub enum SupervisorMsg {
     BackupFinished(BackupSummary),
     RestartChild(ChildKind),
     Inspect(RpcReplyPort<SupervisorSnapshot>),
+    /// The cluster was deleted: stop after the messages already queued, then remove the cluster's metric series
+    /// (in `post_stop`, so no late handler of this supervisor brings a series back).
+    Retire,
 }
 
 pub struct SupervisorArgs {
@@ -110,6 +113,7 @@ pub struct SupervisorState {
     backup: Option<Child>,
     backup_restarts: u32,
     child_failures_in_a_row: u32,
+    retiring: bool,
 }
 
 pub struct ClusterSupervisor;
@@ -387,6 +391,7 @@ impl Actor for ClusterSupervisor {
             backup: None,
             backup_restarts: 0,
             child_failures_in_a_row: 0,
+            retiring: false,
         };
         self.start_backup_child(&myself, &mut state).await?;
         Ok(state)
@@ -450,6 +455,11 @@ impl Actor for ClusterSupervisor {
                     schedule_restart(&myself, state);
                 }
             }
+            SupervisorMsg::Retire => {
+                state.retiring = true;
+                myself.stop(Some("OpenBaoCluster deleted".into()));
+                return Ok(());
+            }
             SupervisorMsg::Inspect(reply) => {
                 let _ = reply.send(SupervisorSnapshot {
                     holding: state.lock.holding().cloned(),
@@ -462,6 +472,17 @@ impl Actor for ClusterSupervisor {
         let metrics = &state.effects.metrics;
         metrics.message_handled(&state.key, ActorKind::Supervisor, started.elapsed());
         metrics.mailbox_depth(&state.key, ActorKind::Supervisor, state.mailbox.handled());
+        Ok(())
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        state: &mut SupervisorState,
+    ) -> Result<(), ActorProcessingErr> {
+        if state.retiring {
+            state.effects.metrics.remove_cluster(&state.key);
+        }
         Ok(())
     }
 

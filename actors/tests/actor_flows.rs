@@ -470,14 +470,23 @@ async fn the_manager_routes_by_cluster_and_stops_a_deleted_clusters_supervisor()
     })
     .await;
 
+    // Watch events still queued when the deletion arrives must not bring the removed series back.
+    for _ in 0..50 {
+        manager
+            .cast(ManagerMsg::ClusterObserved(Arc::new(cluster(
+                false, None, None,
+            ))))
+            .unwrap();
+    }
     manager.cast(ManagerMsg::ClusterDeleted(key())).unwrap();
-    fake.wait_until("series removed", |w| w.removed_series == [key()])
-        .await;
     supervisor
         .get_cell()
         .wait(Some(std::time::Duration::from_secs(30)))
         .await
         .expect("the deleted cluster's supervisor stops");
+    fake.wait_until("series removed", |w| w.removed_series == [key()])
+        .await;
+    assert_eq!(fake.world().series_touched_after_removal, 0);
     let gone = ractor::call_t!(
         manager,
         |reply| ManagerMsg::SupervisorOf {

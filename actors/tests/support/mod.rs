@@ -62,6 +62,8 @@ pub struct World {
     pub events: Vec<ClusterEvent>,
     pub restarts: Vec<ActorKind>,
     pub removed_series: Vec<ClusterKey>,
+    /// Actor metric updates for a cluster whose series were removed already (they would bring them back).
+    pub series_touched_after_removal: usize,
 }
 
 impl World {
@@ -307,9 +309,23 @@ impl EventRecorder for FakeCluster {
     }
 }
 
+impl FakeCluster {
+    fn touch_series(&self, cluster: &ClusterKey) {
+        self.update(|world| {
+            if world.removed_series.contains(cluster) {
+                world.series_touched_after_removal += 1;
+            }
+        });
+    }
+}
+
 impl ActorMetrics for FakeCluster {
-    fn message_handled(&self, _: &ClusterKey, _: ActorKind, _: Duration) {}
-    fn mailbox_depth(&self, _: &ClusterKey, _: ActorKind, _: u64) {}
+    fn message_handled(&self, cluster: &ClusterKey, _: ActorKind, _: Duration) {
+        self.touch_series(cluster);
+    }
+    fn mailbox_depth(&self, cluster: &ClusterKey, _: ActorKind, _: u64) {
+        self.touch_series(cluster);
+    }
     fn actor_restarted(&self, _: &ClusterKey, actor: ActorKind) {
         self.update(|world| world.restarts.push(actor));
     }
