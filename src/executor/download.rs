@@ -78,9 +78,18 @@ pub async fn download_verified(
         .get(&Path::from(key))
         .await
         .map_err(StoreError::request("downloading", key))?;
+    // The scratch file never grows past the manifest's size: a wrong or swapped object is refused before it
+    // is downloaded (its listed size), or as soon as it delivers more bytes than the manifest names.
+    if result.meta.size != manifest.size {
+        return Err(DownloadError::SizeMismatch {
+            expected: manifest.size,
+            actual: result.meta.size,
+        });
+    }
     let mut stream = result.into_stream();
     let mut verifier = BackgroundVerifier::start();
     let mut written = Ok(());
+    let mut received: u64 = 0;
     while let Some(chunk) = stream.next().await {
         let chunk = match chunk {
             Ok(chunk) => chunk,
@@ -89,6 +98,14 @@ pub async fn download_verified(
                 return Err(StoreError::request("downloading", key)(err).into());
             }
         };
+        received += chunk.len() as u64;
+        if received > manifest.size {
+            drop(verifier.finish().await);
+            return Err(DownloadError::SizeMismatch {
+                expected: manifest.size,
+                actual: received,
+            });
+        }
         if !verifier.feed(chunk.clone()).await {
             break;
         }
@@ -174,5 +191,29 @@ mod tests {
             .err()
             .unwrap();
         assert_eq!(err.reason(), "DigestMismatch");
+    }
+
+    #[tokio::test]
+    async fn an_object_larger_than_its_manifest_is_refused_before_it_fills_the_scratch_dir() {
+        let bytes = snapshot(&[7; 4096], 5, 1);
+        let (store, mut manifest) = stored(&bytes).await;
+        manifest.size = 100;
+        let scratch_parent = tempfile::tempdir().unwrap();
+        let err = download_verified(
+            &store,
+            "ns/c/a.snap",
+            &manifest,
+            Some(scratch_parent.path()),
+        )
+        .await
+        .err()
+        .unwrap();
+        assert_eq!(err.reason(), "SizeMismatch");
+        assert!(err.to_string().contains("100"), "{err}");
+        assert_eq!(
+            std::fs::read_dir(scratch_parent.path()).unwrap().count(),
+            0,
+            "nothing left in the scratch dir"
+        );
     }
 }
