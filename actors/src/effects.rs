@@ -47,6 +47,9 @@ pub enum EffectError {
     NotFound(String),
     #[error("the API request failed: {0}")]
     Api(String),
+    /// A lock-guarded write refused because its fencing epoch is no longer the lock's (a deposed holder).
+    #[error("fenced: {0}")]
+    Fenced(String),
 }
 
 impl EffectError {
@@ -54,6 +57,7 @@ impl EffectError {
         match self {
             Self::NotFound(_) => "NotFound",
             Self::Api(_) => "ApiError",
+            Self::Fenced(_) => "Fenced",
         }
     }
 }

@@ -7,7 +7,7 @@ use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::Api;
 use kube::api::{Patch, PostParams};
 use openbao_actors::effects::{BackupJobRequest, BackupJobs, EffectError, JobCreation};
-use openbao_crds::OpenBaoCluster;
+use openbao_crds::{OpenBaoCluster, OpenBaoClusterStatus};
 use serde_json::json;
 
 use super::api_error::ApiFailure;
@@ -76,6 +76,49 @@ impl KubeBackupJobs {
     }
 }
 
+/// Whether `request` may still create its Job: the lock in `status` must be held under the request's epoch. A
+/// replica that lost the Lease (or an actor that lost the lock) while deciding finds a newer epoch here and backs
+/// off instead of starting a second backup next to the new holder's work.
+pub fn fence(
+    status: Option<&OpenBaoClusterStatus>,
+    request: &BackupJobRequest,
+) -> Result<(), String> {
+    let lock = status.and_then(|status| status.operation_lock.as_ref());
+    match lock {
+        Some(lock) if u64::try_from(lock.epoch).ok() == Some(request.epoch) => Ok(()),
+        Some(lock) => Err(format!(
+            "Job {} was granted lock epoch {}, but the lock is now {} by {} under epoch {}",
+            request.job_name, request.epoch, lock.operation, lock.holder, lock.epoch
+        )),
+        None => Err(format!(
+            "Job {} was granted lock epoch {}, but the lock has been released",
+            request.job_name, request.epoch
+        )),
+    }
+}
+
+impl KubeBackupJobs {
+    async fn check_fence(
+        &self,
+        cluster: &OpenBaoCluster,
+        request: &BackupJobRequest,
+    ) -> Result<(), EffectError> {
+        let namespace = cluster.metadata.namespace.clone().unwrap_or_default();
+        let name = cluster.metadata.name.clone().unwrap_or_default();
+        let api: Api<OpenBaoCluster> = Api::namespaced(self.client.clone(), &namespace);
+        let current = api
+            .get(&name)
+            .await
+            .map_err(|error| match ApiFailure::from(error) {
+                ApiFailure::NotFound => {
+                    EffectError::NotFound(format!("OpenBaoCluster {namespace}/{name}"))
+                }
+                other => EffectError::Api(other.message()),
+            })?;
+        fence(current.status.as_ref(), request).map_err(EffectError::Fenced)
+    }
+}
+
 impl BackupJobs for KubeBackupJobs {
     fn create_backup_job<'a>(
         &'a self,
@@ -88,6 +131,7 @@ impl BackupJobs for KubeBackupJobs {
             let job = backup_job(cluster, request, &self.settings)
                 .map_err(|error| EffectError::Api(format!("{}: {error}", error.reason())))?;
             self.ensure_service_account(cluster).await?;
+            self.check_fence(cluster, request).await?;
             let namespace = job.metadata.namespace.clone().unwrap_or_default();
             let api: Api<Job> = Api::namespaced(self.client.clone(), &namespace);
             let params = PostParams {
@@ -106,5 +150,59 @@ impl BackupJobs for KubeBackupJobs {
                 },
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use openbao_crds::{BackupKind, Operation, OperationLock};
+
+    use super::*;
+
+    fn request(epoch: u64) -> BackupJobRequest {
+        BackupJobRequest {
+            job_name: "prod-manual-0123456789".into(),
+            kind: BackupKind::Manual,
+            epoch,
+            scheduled_time: None,
+            trigger: Some("t1".into()),
+        }
+    }
+
+    fn status_with(lock: Option<(Operation, &str, i64)>) -> OpenBaoClusterStatus {
+        OpenBaoClusterStatus {
+            operation_lock: lock.map(|(operation, holder, epoch)| OperationLock {
+                operation,
+                holder: holder.into(),
+                message: None,
+                acquired_at: chrono::Utc::now(),
+                renewed_at: None,
+                epoch,
+            }),
+            ..OpenBaoClusterStatus::default()
+        }
+    }
+
+    #[test]
+    fn only_the_current_epoch_may_create_its_job() {
+        let current = status_with(Some((
+            Operation::Backup,
+            "backup/prod-manual-0123456789",
+            7,
+        )));
+        assert_eq!(fence(Some(&current), &request(7)), Ok(()));
+
+        let newer = status_with(Some((Operation::Restore, "restore/r1", 8)));
+        let refused = fence(Some(&newer), &request(7)).unwrap_err();
+        assert!(
+            refused.contains("epoch 7") && refused.contains("Restore by restore/r1 under epoch 8"),
+            "{refused}"
+        );
+        assert!(
+            fence(Some(&status_with(None)), &request(7))
+                .unwrap_err()
+                .contains("released")
+        );
+        assert!(fence(None, &request(7)).is_err());
     }
 }
