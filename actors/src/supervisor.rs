@@ -319,6 +319,11 @@ impl SupervisorState {
             .as_ref()
             .and_then(|status| status.operation_lock.as_ref());
         if !observed_lock::differs(observed, self.lock.holding()) {
+            // Same lock: take the event's resourceVersion, so the next lock write is not refused merely because
+            // the backup actor wrote status.backup since (a stale event only costs one 409 and a re-read).
+            if let Some(version) = &cluster.metadata.resource_version {
+                self.resource_version.clone_from(version);
+            }
             return;
         }
         let was_held = self.lock.holding().is_some();
