@@ -17,13 +17,12 @@ use operator_support::wait::eventually_explained;
 use operator_support::world::{
     BackupSettings, CLUSTER, World, WorldOptions, job_annotation, job_finished, job_succeeded,
 };
-use operator_support::{Operator, eventually};
+use operator_support::{Operator, eventually, wait_ready};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-const STARTUP_DEADLINE: Duration = Duration::from_secs(60);
 /// The acceptance bound for `* * * * *`: a recovery point within two minutes of the cluster's creation.
 const FIRST_WINDOW_DEADLINE: Duration = Duration::from_secs(120);
 /// Two scheduled windows plus a busy 2-core machine's slack.
@@ -39,21 +38,6 @@ async fn start_operator(world: &World, log_name: &str) -> Operator {
     let operator = Operator::start(&world.kubeconfig, &world.path(log_name));
     wait_ready(&operator).await;
     operator
-}
-
-async fn wait_ready(operator: &Operator) {
-    eventually(
-        "/readyz to answer 200",
-        STARTUP_DEADLINE,
-        operator.log_path(),
-        || async {
-            operator
-                .get("/readyz")
-                .await
-                .filter(|(status, _)| *status == 200)
-        },
-    )
-    .await;
 }
 
 fn backup_kind(job: &Job) -> Option<&str> {

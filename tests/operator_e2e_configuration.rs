@@ -9,9 +9,9 @@ use std::time::Duration;
 use openbao_crds::OpenBaoClusterStatus;
 use operator_support::kubectl::kubectl;
 use operator_support::world::{BackupSettings, CLUSTER, World, WorldOptions};
-use operator_support::{Operator, eventually};
+use operator_support::{Operator, eventually, wait_ready};
 
-const STARTUP_DEADLINE: Duration = Duration::from_secs(60);
+use operator_support::wait::STARTUP_DEADLINE;
 const BACKUP_DEADLINE: Duration = Duration::from_secs(90);
 const CONDITION: &str = "BackupConfigurationReady";
 
@@ -25,18 +25,7 @@ fn configuration_condition(
 async fn a_refused_spec_starts_nothing_and_says_which_field_until_it_is_fixed() {
     let world = World::start(WorldOptions::default()).await;
     let operator = Operator::start(&world.kubeconfig, &world.path("operator.log"));
-    eventually(
-        "/readyz to answer 200",
-        STARTUP_DEADLINE,
-        operator.log_path(),
-        || async {
-            operator
-                .get("/readyz")
-                .await
-                .filter(|(status, _)| *status == 200)
-        },
-    )
-    .await;
+    wait_ready(&operator).await;
 
     let mut cluster = world.cluster_manifest(&BackupSettings {
         trigger: Some("while-refused"),

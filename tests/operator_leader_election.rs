@@ -10,9 +10,9 @@ use std::time::Duration;
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::Api;
 use operator_support::world::{BackupSettings, World, WorldOptions, job_annotation};
-use operator_support::{NAMESPACE, Operator, eventually};
+use operator_support::{NAMESPACE, Operator, eventually, wait_ready};
 
-const STARTUP_DEADLINE: Duration = Duration::from_secs(60);
+use operator_support::wait::STARTUP_DEADLINE;
 const BACKUP_DEADLINE: Duration = Duration::from_secs(90);
 /// The test operators' Lease lasts 4 s; a takeover needs the Lease to expire plus a retry.
 const TAKEOVER_DEADLINE: Duration = Duration::from_secs(60);
@@ -22,21 +22,6 @@ const TRIGGER_ANNOTATION: &str = "openbao.org/trigger";
 async fn lease_holder(world: &World) -> Option<String> {
     let leases: Api<Lease> = Api::namespaced(world.client.clone(), NAMESPACE);
     leases.get(LEASE).await.ok()?.spec?.holder_identity
-}
-
-async fn wait_ready(operator: &Operator) {
-    eventually(
-        "/readyz to answer 200",
-        STARTUP_DEADLINE,
-        operator.log_path(),
-        || async {
-            operator
-                .get("/readyz")
-                .await
-                .filter(|(status, _)| *status == 200)
-        },
-    )
-    .await;
 }
 
 async fn manual_backup_done(world: &World, operator: &Operator, token: &str) {

@@ -13,7 +13,7 @@ use kube::Api;
 use kube::api::{ListParams, PostParams};
 use kube_sim::Sim;
 use openbao_crds::OpenBaoCluster;
-use operator_support::{NAMESPACE, Operator, apply_crds, eventually};
+use operator_support::{NAMESPACE, Operator, apply_crds, eventually, wait_ready};
 
 /// A `* * * * *` window opens within 60 s; the rest is a busy 2-core machine's slack.
 const JOB_DEADLINE: Duration = Duration::from_secs(150);
@@ -58,13 +58,7 @@ async fn scheduled_backup_job_lock_and_status_survive_an_operator_kill() {
 
     let log = dir.path().join("operator.log");
     let mut operator = Operator::start(&kubeconfig, &log);
-    eventually("/readyz to answer 200", STARTUP_DEADLINE, &log, || async {
-        operator
-            .get("/readyz")
-            .await
-            .filter(|(status, _)| *status == 200)
-    })
-    .await;
+    wait_ready(&operator).await;
     let (status, body) = operator.get("/healthz").await.expect("/healthz answers");
     assert_eq!((status, body.as_str()), (200, "ok"));
 

@@ -9,12 +9,12 @@ use openbao_actors::backup::PreUpgradeResult;
 use openbao_actors::backup::naming::{pre_upgrade_job_name, trigger_job_name, window_job_name};
 use openbao_actors::effects::{EventReason, JobState};
 use openbao_actors::lock::AcquireRequest;
-use openbao_actors::manager::{ClusterManager, ManagerArgs, ManagerMsg};
+use openbao_actors::manager::ManagerMsg;
 use openbao_actors::metrics::ActorKind;
 use openbao_actors::supervisor::{LockReply, SupervisorMsg};
 use openbao_crds::conditions::{ClusterConditionReason, ClusterConditionType, ConditionStatus};
 use openbao_crds::{BackupKind, Operation};
-use ractor::{Actor, ActorStatus};
+use ractor::ActorStatus;
 use support::*;
 
 fn todays_window() -> String {
@@ -429,15 +429,7 @@ async fn a_panicking_backup_actor_is_restarted_and_the_supervisor_keeps_running(
 #[tokio::test]
 async fn the_manager_routes_by_cluster_and_stops_a_deleted_clusters_supervisor() {
     let fake = FakeCluster::new(at(3, 4));
-    let (manager, _) = Actor::spawn(
-        None,
-        ClusterManager,
-        ManagerArgs {
-            effects: fake.effects(),
-        },
-    )
-    .await
-    .unwrap();
+    let manager = start_manager(&fake).await;
     manager
         .cast(ManagerMsg::ClusterObserved(Arc::new(cluster(
             false, None, None,
@@ -737,15 +729,7 @@ async fn queued_triggers_survive_a_restart_even_when_the_annotation_moved_on() {
 async fn the_manager_restarts_a_supervisor_that_failed_to_start_or_crashed_with_backoff() {
     let fake = FakeCluster::new(at(3, 4));
     fake.update(|w| w.read_lock_failures = 2);
-    let (manager, _) = Actor::spawn(
-        None,
-        ClusterManager,
-        ManagerArgs {
-            effects: fake.effects(),
-        },
-    )
-    .await
-    .unwrap();
+    let manager = start_manager(&fake).await;
     manager
         .cast(ManagerMsg::ClusterObserved(Arc::new(cluster(
             false, None, None,

@@ -10,7 +10,7 @@ pub mod wait;
 pub mod world;
 
 pub use operator_process::Operator;
-pub use wait::eventually;
+pub use wait::{eventually, wait_ready};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Api;

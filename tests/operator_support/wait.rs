@@ -4,6 +4,8 @@ use std::path::Path;
 use std::time::Duration;
 
 const POLL_INTERVAL: Duration = Duration::from_millis(200);
+/// A freshly started operator process syncing its caches on a busy machine.
+pub const STARTUP_DEADLINE: Duration = Duration::from_secs(60);
 const LOG_TAIL_LINES: usize = 60;
 
 pub async fn eventually<T, F, Fut>(what: &str, deadline: Duration, log: &Path, mut check: F) -> T
@@ -43,6 +45,22 @@ where
         }
         tokio::time::sleep(POLL_INTERVAL).await;
     }
+}
+
+/// Waits until the operator's `/readyz` answers 200 (caches synced, leadership known).
+pub async fn wait_ready(operator: &super::Operator) {
+    eventually(
+        "/readyz to answer 200",
+        STARTUP_DEADLINE,
+        operator.log_path(),
+        || async {
+            operator
+                .get("/readyz")
+                .await
+                .filter(|(status, _)| *status == 200)
+        },
+    )
+    .await;
 }
 
 pub fn log_tail(log: &Path) -> String {

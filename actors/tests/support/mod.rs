@@ -18,6 +18,7 @@ use openbao_actors::effects::{
     JobCreation, JobObservation, JobState, LockStore, PersistError, PersistedLock,
 };
 use openbao_actors::holder::HolderRef;
+use openbao_actors::manager::{ClusterManager, ManagerArgs, ManagerMsg};
 use openbao_actors::metrics::{ActorKind, ActorMetrics};
 use openbao_actors::supervisor::{
     ClusterSupervisor, SupervisorArgs, SupervisorMsg, SupervisorSnapshot,
@@ -161,8 +162,28 @@ impl FakeCluster {
     }
 }
 
+pub async fn start_manager(fake: &Arc<FakeCluster>) -> ActorRef<ManagerMsg> {
+    let (manager, _) = Actor::spawn(
+        None,
+        ClusterManager,
+        ManagerArgs {
+            effects: fake.effects(),
+        },
+    )
+    .await
+    .expect("manager starts");
+    manager
+}
+
 pub async fn inspect(supervisor: &ActorRef<SupervisorMsg>) -> SupervisorSnapshot {
     ractor::call_t!(supervisor, SupervisorMsg::Inspect, 10_000).expect("supervisor answers")
+}
+
+/// Uses up one injected fault from `remaining`; whether there was one.
+fn take_one(remaining: &mut usize) -> bool {
+    let take = *remaining > 0;
+    *remaining = remaining.saturating_sub(1);
+    take
 }
 
 fn ready<'a, T: Send + 'a>(value: T) -> BoxFuture<'a, T> {
@@ -174,11 +195,10 @@ impl LockStore for FakeCluster {
         &'a self,
         _: &'a ClusterKey,
     ) -> BoxFuture<'a, Result<PersistedLock, PersistError>> {
-        let mut world = self.world();
-        if world.read_lock_failures > 0 {
-            world.read_lock_failures -= 1;
+        if take_one(&mut self.world().read_lock_failures) {
             return ready(Err(PersistError::Api("injected read failure".into())));
         }
+        let world = self.world();
         ready(Ok(PersistedLock {
             resource_version: world.resource_version.to_string(),
             lock: world.lock.clone(),
@@ -193,13 +213,7 @@ impl LockStore for FakeCluster {
         lock: Option<openbao_crds::OperationLock>,
         last_epoch: u64,
     ) -> BoxFuture<'a, Result<String, PersistError>> {
-        let panic_now = {
-            let mut world = self.world();
-            let panic_now = world.panics_on_persist > 0;
-            world.panics_on_persist = world.panics_on_persist.saturating_sub(1);
-            panic_now
-        };
-        if panic_now {
+        if take_one(&mut self.world().panics_on_persist) {
             panic!("injected panic while writing the operation lock");
         }
         let mut result = Ok(String::new());
@@ -256,13 +270,7 @@ impl BackupJobs for FakeCluster {
         request: &'a BackupJobRequest,
     ) -> BoxFuture<'a, Result<JobCreation, EffectError>> {
         Box::pin(async move {
-            let panic_now = {
-                let mut world = self.world();
-                let panic_now = world.panics_on_create > 0;
-                world.panics_on_create = world.panics_on_create.saturating_sub(1);
-                panic_now
-            };
-            if panic_now {
+            if take_one(&mut self.world().panics_on_create) {
                 panic!("injected panic while creating {}", request.job_name);
             }
             let mut creation = JobCreation::Created;
