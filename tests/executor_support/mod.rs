@@ -346,8 +346,9 @@ pub async fn write_incompressible_secrets(
     }
 }
 
-/// Serializes Azurite instances within one test binary: the all-services `azurite` launcher binds its queue
-/// port (10001) statically, so two at once collide (see tests/harness/NOTES-executor.md).
+/// Serializes Azurite instances within one test binary. The harness starts the blob-only launcher on a free
+/// port, so they would not collide; one Node.js emulator at a time keeps a busy 2-core machine within the tests'
+/// deadlines (the all-services launcher, used before, also bound fixed queue and table ports).
 pub async fn azurite_turn(
     provider: openbao_test_harness::StoreProvider,
 ) -> Option<tokio::sync::MutexGuard<'static, ()>> {
