@@ -111,20 +111,9 @@ impl BackupState {
     /// Takes in a new version of the cluster; returns what became of its trigger annotation.
     fn observe_cluster(&mut self, cluster: Arc<OpenBaoCluster>) -> triggers::TriggerObservation {
         self.configuration = Configuration::assess(&cluster.spec);
-        let usable = self.configuration.is_usable();
-        self.settings = cluster
-            .spec
-            .backup
-            .as_ref()
-            .filter(|_| usable)
-            .and_then(|spec| {
-                ScheduleSettings::from_spec(&self.key.namespace, &self.key.name, spec)
-                    .inspect_err(|error| {
-                        tracing::debug!(cluster = %self.key, reason = error.reason(), %error,
-                        "schedule not usable; scheduled backups paused");
-                    })
-                    .ok()
-            });
+        self.settings = self.configuration.usable().map(|config| {
+            ScheduleSettings::from_validated(&self.key.namespace, &self.key.name, config)
+        });
         let token = cluster
             .metadata
             .annotations

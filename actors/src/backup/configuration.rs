@@ -7,35 +7,42 @@
 
 use openbao_crds::conditions::{ClusterConditionReason, ClusterConditionType, ConditionStatus};
 use openbao_crds::field_error::FieldErrors;
-use openbao_crds::validation::validate_cluster_spec;
+use openbao_crds::validation::{ValidatedBackupConfig, validate_cluster_spec};
 use openbao_crds::{OpenBaoCluster, OpenBaoClusterSpec};
 
 use crate::effects::{ConditionReason, ConditionUpdate};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Configuration {
     NotConfigured,
-    Valid,
+    Valid(Box<ValidatedBackupConfig>),
     Invalid(FieldErrors),
 }
 
 impl Configuration {
     pub fn assess(spec: &OpenBaoClusterSpec) -> Self {
-        match (validate_cluster_spec(spec), spec.backup.is_some()) {
-            (Err(errors), _) => Self::Invalid(errors),
-            (Ok(_), true) => Self::Valid,
-            (Ok(_), false) => Self::NotConfigured,
+        match validate_cluster_spec(spec) {
+            Err(errors) => Self::Invalid(errors),
+            Ok(Some(config)) => Self::Valid(Box::new(config)),
+            Ok(None) => Self::NotConfigured,
         }
     }
 
-    /// Backups (scheduled, manual, pre-upgrade) may start.
+    /// The checked `spec.backup`, when backups (scheduled, manual, pre-upgrade) may start.
+    pub fn usable(&self) -> Option<&ValidatedBackupConfig> {
+        match self {
+            Self::Valid(config) => Some(config),
+            _ => None,
+        }
+    }
+
     pub fn is_usable(&self) -> bool {
-        matches!(self, Self::Valid)
+        self.usable().is_some()
     }
 
     pub fn condition(&self) -> ConditionUpdate {
         let (status, reason, message) = match self {
-            Self::Valid => (
+            Self::Valid(_) => (
                 ConditionStatus::True,
                 ClusterConditionReason::ConfigurationValid.into(),
                 "spec.backup is valid".to_string(),

@@ -6,11 +6,9 @@
 //! starting deadline still runs and one that did not is recorded as missed.
 
 use chrono::{DateTime, Duration, Utc};
-use openbao_crds::schedule::{
-    BackupSchedule, CronError, CronExpression, TimeZoneError, WindowDecision, WindowInput,
-    decide_window, jitter, parse_time_zone,
-};
-use openbao_crds::{BackupKind, BackupSpec, Operation};
+use openbao_crds::schedule::{BackupSchedule, WindowDecision, WindowInput, decide_window};
+use openbao_crds::validation::ValidatedBackupConfig;
+use openbao_crds::{BackupKind, Operation};
 
 use super::naming;
 
@@ -23,38 +21,15 @@ pub struct ScheduleSettings {
     pub suspend: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ScheduleConfigError {
-    #[error("spec.backup.schedule: {0}")]
-    Cron(#[from] CronError),
-    #[error("spec.backup.timeZone: {0}")]
-    TimeZone(#[from] TimeZoneError),
-}
-
-impl ScheduleConfigError {
-    pub fn reason(&self) -> &'static str {
-        match self {
-            Self::Cron(error) => error.reason(),
-            Self::TimeZone(error) => error.reason(),
-        }
-    }
-}
-
 impl ScheduleSettings {
-    pub fn from_spec(
-        namespace: &str,
-        name: &str,
-        spec: &BackupSpec,
-    ) -> Result<Self, ScheduleConfigError> {
-        let expression = CronExpression::parse(&spec.schedule)?;
-        let time_zone = parse_time_zone(&spec.time_zone)?;
-        let max_jitter = u32::try_from(spec.jitter_seconds.max(0)).unwrap_or(0);
-        Ok(Self {
-            schedule: BackupSchedule::new(expression, time_zone),
-            jitter: jitter(namespace, name, max_jitter),
-            starting_deadline: Duration::seconds(spec.starting_deadline_seconds.max(1)),
-            suspend: spec.suspend,
-        })
+    /// The schedule of a spec that passed validation (which parsed the cron expression and time zone already).
+    pub fn from_validated(namespace: &str, name: &str, config: &ValidatedBackupConfig) -> Self {
+        Self {
+            schedule: config.schedule.clone(),
+            jitter: config.jitter_for(namespace, name),
+            starting_deadline: config.starting_deadline,
+            suspend: config.suspend,
+        }
     }
 }
 

@@ -1,4 +1,5 @@
 use chrono::TimeZone;
+use openbao_crds::schedule::{CronExpression, parse_time_zone};
 
 use super::*;
 
