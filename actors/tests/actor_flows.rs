@@ -462,14 +462,21 @@ async fn the_manager_routes_by_cluster_and_stops_a_deleted_clusters_supervisor()
     })
     .await;
 
-    // Watch events still queued when the deletion arrives must not bring the removed series back.
-    for _ in 0..50 {
-        manager
-            .cast(ManagerMsg::ClusterObserved(Arc::new(cluster(
-                false, None, None,
-            ))))
-            .unwrap();
-    }
+    // The deletion arrives while the supervisor is inside a handler (a slow lock write for a manual backup):
+    // that handler's metric update must not bring the removed series back.
+    fake.update(|w| w.persist_delay = std::time::Duration::from_millis(300));
+    let writes_before = fake.world().persist_calls;
+    manager
+        .cast(ManagerMsg::ClusterObserved(Arc::new(cluster(
+            false,
+            Some("during-delete"),
+            None,
+        ))))
+        .unwrap();
+    fake.wait_until("the lock write under way", |w| {
+        w.persist_calls > writes_before
+    })
+    .await;
     manager.cast(ManagerMsg::ClusterDeleted(key())).unwrap();
     supervisor
         .get_cell()

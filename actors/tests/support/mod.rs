@@ -57,6 +57,8 @@ pub struct World {
     pub read_lock_failures: usize,
     /// Next lock writes that panic inside the effect call (a supervisor failing at run time).
     pub panics_on_persist: usize,
+    /// Every lock write takes this long (a slow API server), so a test can act while a handler is mid-write.
+    pub persist_delay: Duration,
     pub active_restores: BTreeSet<String>,
     pub backup_status: Option<BackupStatus>,
     pub conditions: Vec<ConditionUpdate>,
@@ -234,7 +236,11 @@ impl LockStore for FakeCluster {
             world.last_epoch = last_epoch;
             result = Ok(world.resource_version.to_string());
         });
-        ready(result)
+        let delay = self.world().persist_delay;
+        Box::pin(async move {
+            tokio::time::sleep(delay).await;
+            result
+        })
     }
 }
 
