@@ -29,7 +29,7 @@ use configuration::{Configuration, PublishedCondition};
 use decide::{
     BackupDecision, BackupObservation, ScheduleSettings, SkipReason, decide, next_scheduled_backup,
 };
-use triggers::TriggerQueue;
+use triggers::{TriggerObservation, TriggerQueue};
 
 pub use messages::{BackupArgs, BackupMsg, BackupSummary, PreUpgradeResult, ResumedBackup};
 
@@ -69,6 +69,8 @@ pub struct BackupState {
     configuration: Configuration,
     /// The `BackupConfigurationReady` condition last written (or found in status), so it is written on change only.
     published_configuration: Option<PublishedCondition>,
+    /// What `pre_start` saw of the trigger annotation, published by `post_start` (which may write).
+    initial_observation: Option<TriggerObservation>,
     settings: Option<ScheduleSettings>,
     effective_since: DateTime<Utc>,
     /// The actor's copy of `status.backup`; it is the only writer.
@@ -109,7 +111,7 @@ impl BackupState {
     }
 
     /// Takes in a new version of the cluster; returns what became of its trigger annotation.
-    fn observe_cluster(&mut self, cluster: Arc<OpenBaoCluster>) -> triggers::TriggerObservation {
+    fn observe_cluster(&mut self, cluster: Arc<OpenBaoCluster>) -> TriggerObservation {
         self.configuration = Configuration::assess(&cluster.spec);
         self.settings = self.configuration.usable().map(|config| {
             ScheduleSettings::from_validated(&self.key.namespace, &self.key.name, config)
@@ -126,7 +128,7 @@ impl BackupState {
             self.status.last_handled_trigger.as_deref(),
             running_token,
         );
-        if let triggers::TriggerObservation::Queued { position } = observed {
+        if let TriggerObservation::Queued { position } = observed {
             tracing::info!(cluster = %self.key, position, "manual backup queued");
         }
         self.cluster = cluster;
@@ -141,11 +143,20 @@ impl BackupState {
         changed
     }
 
-    async fn after_trigger_observation(&mut self, observed: triggers::TriggerObservation) {
-        if self.sync_pending_triggers() {
-            self.write_status(&[]).await;
+    /// Publishes what an observation of the cluster changed, in one status write: `BackupConfigurationReady` (a
+    /// spec turning invalid also warns), `pendingTriggers`, and `nextScheduledBackup` (the schedule may have
+    /// changed with the spec). A trigger refused because the queue is full is a Warning event.
+    async fn publish_observation(&mut self, observed: TriggerObservation) {
+        let configuration = self.configuration_update().await;
+        let pending_changed = self.sync_pending_triggers();
+        let next = next_scheduled_backup(&self.observation(self.effects.clock.now()));
+        let next_changed = next != self.status.next_scheduled_backup;
+        self.status.next_scheduled_backup = next;
+        if configuration.is_some() || pending_changed || next_changed {
+            let conditions: Vec<ConditionUpdate> = configuration.into_iter().collect();
+            self.write_status(&conditions).await;
         }
-        if observed == triggers::TriggerObservation::QueueFull {
+        if observed == TriggerObservation::QueueFull {
             let token = self
                 .cluster
                 .metadata
@@ -165,15 +176,16 @@ impl BackupState {
         }
     }
 
-    /// Writes `BackupConfigurationReady` when the verdict changed; a spec turning invalid is also a Warning event.
-    async fn publish_configuration(&mut self) {
+    /// The `BackupConfigurationReady` update when the verdict changed since it was last written (or since what
+    /// status shows); a spec turning invalid is also a Warning event.
+    async fn configuration_update(&mut self) -> Option<ConditionUpdate> {
         let condition = self.configuration.condition();
         let wanted = PublishedCondition::of(&condition);
         let published = self
             .published_configuration
             .get_or_insert_with(|| PublishedCondition::persisted(&self.cluster, condition.type_));
         if *published == wanted {
-            return;
+            return None;
         }
         let newly_invalid = matches!(self.configuration, Configuration::Invalid(_))
             && published.reason != wanted.reason;
@@ -187,7 +199,7 @@ impl BackupState {
             )
             .await;
         }
-        self.write_status(&[condition]).await;
+        Some(condition)
     }
 
     async fn write_status(&self, conditions: &[ConditionUpdate]) {
@@ -335,6 +347,7 @@ impl Actor for BackupActor {
             last_handled_window: status.last_attempt_scheduled_time,
             configuration: Configuration::NotConfigured,
             published_configuration: None,
+            initial_observation: None,
             status,
             triggers,
             trigger_waits_for_lock: false,
@@ -344,8 +357,7 @@ impl Actor for BackupActor {
             schedule_timer: None,
             retry_timer: None,
         };
-        // A QueueFull here is reported with the next observation of the annotation.
-        let _ = state.observe_cluster(args.cluster);
+        state.initial_observation = Some(state.observe_cluster(args.cluster));
         Ok(state)
     }
 
@@ -354,10 +366,11 @@ impl Actor for BackupActor {
         myself: ActorRef<Self::Msg>,
         state: &mut BackupState,
     ) -> Result<(), ActorProcessingErr> {
-        state.publish_configuration().await;
-        if state.sync_pending_triggers() {
-            state.write_status(&[]).await;
-        }
+        let observed = state
+            .initial_observation
+            .take()
+            .unwrap_or(TriggerObservation::NoTrigger);
+        state.publish_observation(observed).await;
         if let Some(finished) = state.resumed_finished.take() {
             state.job_observed(finished).await;
         }
@@ -389,8 +402,7 @@ impl Actor for BackupActor {
         match message {
             BackupMsg::ClusterObserved(cluster) => {
                 let observed = state.observe_cluster(cluster);
-                state.publish_configuration().await;
-                state.after_trigger_observation(observed).await;
+                state.publish_observation(observed).await;
             }
             BackupMsg::JobObserved(job) => state.job_observed(job).await,
             BackupMsg::ScheduleTick | BackupMsg::Retry => {}
