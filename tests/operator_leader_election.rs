@@ -24,7 +24,8 @@ async fn lease_holder(world: &World) -> Option<String> {
     leases.get(LEASE).await.ok()?.spec?.holder_identity
 }
 
-async fn manual_backup_done(world: &World, operator: &Operator, token: &str) {
+/// `token` backed up, the lock free, and `points` recovery points listed in all.
+async fn manual_backup_done(world: &World, operator: &Operator, token: &str, points: usize) {
     eventually(
         &format!("trigger {token} backed up with the lock released"),
         BACKUP_DEADLINE,
@@ -35,16 +36,11 @@ async fn manual_backup_done(world: &World, operator: &Operator, token: &str) {
             (status.operation_lock.is_none()
                 && backup.last_handled_trigger.as_deref() == Some(token)
                 && backup.last_backup_key.is_some()
-                && backup.recovery_points.len() == backup_count(token))
-            .then_some(())
+                && backup.recovery_points.len() == points)
+                .then_some(())
         },
     )
     .await;
-}
-
-/// Recovery points expected once `token` (`first` or `second`) is done.
-fn backup_count(token: &str) -> usize {
-    if token == "first" { 1 } else { 2 }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -85,7 +81,7 @@ async fn only_the_lease_holder_runs_actors_and_a_follower_takes_over_after_a_kil
             ..BackupSettings::default()
         })
         .await;
-    manual_backup_done(&world, &replicas[leader.as_str()], "first").await;
+    manual_backup_done(&world, &replicas[leader.as_str()], "first", 1).await;
     let follower_log = replicas[follower].log_text();
     for leader_only in [
         "leading: cluster actors started",
@@ -112,7 +108,7 @@ async fn only_the_lease_holder_runs_actors_and_a_follower_takes_over_after_a_kil
     )
     .await;
     world.trigger_backup("second").await;
-    manual_backup_done(&world, survivor, "second").await;
+    manual_backup_done(&world, survivor, "second", 2).await;
     assert!(
         survivor
             .log_text()
