@@ -124,7 +124,7 @@ async fn route(app: &Arc<App>, path: ResourcePath, request: Incoming) -> ApiResu
         (Verb::List, _) => list_response(app, &scope, &request)?,
         (Verb::Watch, _) => watch_response(app, scope, &request)?,
         (Verb::Create, None) => {
-            let body = decode_body(&request)?;
+            let body = decode_body(&scope, &request)?;
             let written = write::create(
                 &mut app.cluster.lock(),
                 &scope,
@@ -135,7 +135,7 @@ async fn route(app: &Arc<App>, path: ResourcePath, request: Incoming) -> ApiResu
             json_response(201, &written.object, &written.warnings)
         }
         (Verb::Update, _) => {
-            let body = decode_body(&request)?;
+            let body = decode_body(&scope, &request)?;
             let part = if sub == Some("status") {
                 Part::Status
             } else {
@@ -188,17 +188,21 @@ async fn route(app: &Arc<App>, path: ResourcePath, request: Incoming) -> ApiResu
     Ok(response)
 }
 
-fn decode_body(request: &Incoming) -> ApiResult<Value> {
+/// The request body as JSON: JSON, YAML, or (for built-in kinds) Kubernetes protobuf.
+pub(super) fn decode_body(scope: &Scope, request: &Incoming) -> ApiResult<Value> {
     let content_type = request.header("content-type").unwrap_or("application/json");
-    // Protobuf is not simulated (e.g. `kubectl create namespace` sends it); say so as the apiserver does for a
-    // type without protobuf support instead of failing to parse it as JSON.
-    if content_type.contains("protobuf") || content_type.contains("cbor") {
-        return Err(ApiError::new(
-            StatusReason::UnsupportedMediaType,
-            format!(
-                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml; got {content_type:?}"
-            ),
-        ));
+    if content_type.contains("protobuf") {
+        // As kube-apiserver: custom resources have no protobuf form.
+        if scope.resource.is_custom() {
+            return Err(unsupported_media_type(content_type));
+        }
+        return crate::protobuf::decode(&request.body).map_err(|e| {
+            tracing::warn!(error = %e, content_type, "protobuf request body not decoded");
+            ApiError::bad_request(format!("error decoding protobuf request body: {e}"))
+        });
+    }
+    if content_type.contains("cbor") {
+        return Err(unsupported_media_type(content_type));
     }
     if content_type.contains("yaml") {
         return serde_norway::from_slice(&request.body)
@@ -206,6 +210,15 @@ fn decode_body(request: &Incoming) -> ApiResult<Value> {
     }
     serde_json::from_slice(&request.body)
         .map_err(|e| ApiError::bad_request(format!("error decoding request body: {e}")))
+}
+
+fn unsupported_media_type(content_type: &str) -> ApiError {
+    ApiError::new(
+        StatusReason::UnsupportedMediaType,
+        format!(
+            "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml; got {content_type:?}"
+        ),
+    )
 }
 
 fn write_options(request: &Incoming, default_manager: &str) -> ApiResult<WriteOptions> {

@@ -17,8 +17,7 @@ pub fn create(app: &App, scope: &Scope, name: &str, request: &Incoming) -> ApiRe
     let body: Value = if request.body.is_empty() {
         json!({})
     } else {
-        serde_json::from_slice(&request.body)
-            .map_err(|e| ApiError::bad_request(format!("error decoding TokenRequest: {e}")))?
+        super::resource::decode_body(scope, request)?
     };
     let spec = &body["spec"];
     let expiration = spec["expirationSeconds"]
