@@ -147,32 +147,13 @@ pub fn all() -> Vec<ResourceType> {
         }),
         describe::<core::v1::Event>(Traits {
             short_names: &["ev"],
-            field_labels: &[
-                "involvedObject.kind",
-                "involvedObject.namespace",
-                "involvedObject.name",
-                "involvedObject.uid",
-                "involvedObject.apiVersion",
-                "involvedObject.resourceVersion",
-                "involvedObject.fieldPath",
-                "reason",
-                "reportingComponent",
-                "source",
-                "type",
-            ],
+            field_labels: super::events::FIELD_LABELS,
             ..Traits::default()
         }),
+        // A view of the core Events (see `events`), stored with them.
         describe::<events::v1::Event>(Traits {
             short_names: &["ev"],
-            field_labels: &[
-                "regarding.kind",
-                "regarding.namespace",
-                "regarding.name",
-                "regarding.uid",
-                "reason",
-                "reportingController",
-                "type",
-            ],
+            field_labels: super::events::FIELD_LABELS,
             ..Traits::default()
         }),
         describe::<batch::v1::Job>(Traits {

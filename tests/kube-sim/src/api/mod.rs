@@ -4,6 +4,7 @@ pub mod admission;
 pub mod age;
 pub mod builtin;
 pub mod error;
+pub mod events;
 pub mod lifecycle;
 pub mod list;
 pub mod meta;

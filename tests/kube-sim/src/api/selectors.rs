@@ -167,6 +167,16 @@ impl FieldSelector {
         Ok(Self { requirements })
     }
 
+    /// Compares other fields than the labels say (a label of one API naming a field of the stored form).
+    pub fn map_fields(mut self, stored: impl Fn(&str) -> Option<String>) -> Self {
+        for requirement in &mut self.requirements {
+            if let Some(field) = stored(&requirement.field) {
+                requirement.field = field;
+            }
+        }
+        self
+    }
+
     pub fn matches(&self, object: &Value) -> bool {
         self.requirements.iter().all(|r| {
             let actual = field_value(object, &r.field);

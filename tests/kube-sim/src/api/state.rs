@@ -32,8 +32,9 @@ pub struct Scope {
 }
 
 impl Scope {
+    /// Where this scope's objects are stored (both Events APIs share one resource).
     pub fn group_resource(&self) -> GroupResource {
-        self.resource.group_resource()
+        super::events::storage_of(&self.resource)
     }
 
     pub fn api_version(&self) -> String {
@@ -42,6 +43,9 @@ impl Scope {
 
     /// The object as this request's version presents it (kinds are version-independent here; no conversion).
     pub fn present(&self, object: &Value) -> Value {
+        if super::events::is_view(&self.resource) {
+            return super::events::to_view(object, &self.api_version());
+        }
         let mut object = object.clone();
         if let Value::Object(map) = &mut object {
             map.insert("apiVersion".into(), Value::String(self.api_version()));

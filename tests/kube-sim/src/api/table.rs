@@ -196,36 +196,17 @@ fn columns(scope: &Scope) -> (Vec<Value>, CellFn) {
                 ]
             },
         ),
-        ("", "events") => (
-            vec![
-                col("Last Seen", "string"),
-                col("Type", "string"),
-                col("Reason", "string"),
-                col("Object", "string"),
-                col("Message", "string"),
-            ],
-            |o| {
-                let seen = o["lastTimestamp"]
-                    .as_str()
-                    .or(o["eventTime"].as_str())
-                    .or(o["metadata"]["creationTimestamp"].as_str());
-                let involved = &o["involvedObject"];
-                vec![
-                    json!(
-                        seen.and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
-                            .map(|t| human_age(t.into()))
-                            .unwrap_or_default()
-                    ),
-                    o["type"].clone(),
-                    o["reason"].clone(),
-                    json!(format!(
-                        "{}/{}",
-                        involved["kind"].as_str().unwrap_or_default().to_lowercase(),
-                        involved["name"].as_str().unwrap_or_default()
-                    )),
-                    o["message"].clone(),
-                ]
-            },
+        ("", "events") | ("events.k8s.io", "events") => (
+            super::events::COLUMNS
+                .iter()
+                .map(|(name, column_type, priority)| Column {
+                    name,
+                    column_type,
+                    format: "",
+                    priority: *priority,
+                })
+                .collect(),
+            super::events::cells,
         ),
         ("apiextensions.k8s.io", "customresourcedefinitions") => {
             (vec![col("Created At", "date")], |o| {
@@ -234,13 +215,23 @@ fn columns(scope: &Scope) -> (Vec<Value>, CellFn) {
         }
         _ => (vec![col("Age", "string")], |o| vec![age(o)]),
     };
-    let mut definitions = vec![name_definition];
+    // The Events printer has no leading Name column (its Name is a wide column of its own).
+    let leading_name = super::events::storage_of(&scope.resource)
+        != super::resources::GroupResource::new("", "events");
+    let mut definitions = if leading_name {
+        vec![name_definition]
+    } else {
+        Vec::new()
+    };
     definitions.extend(extra.iter().map(|c| {
         json!({"name": c.name, "type": c.column_type, "format": c.format, "priority": c.priority, "description": ""})
     }));
     (
         definitions,
         Box::new(move |o: &Value| {
+            if !leading_name {
+                return cells(o);
+            }
             let mut row = vec![json!(o["metadata"]["name"])];
             row.extend(cells(o));
             row

@@ -151,9 +151,7 @@ enum Frame {
 /// What one store change means for this watcher, given its resource, namespace and selectors.
 fn transition(request: &WatchRequest, event: &Arc<StoreEvent>) -> Option<Frame> {
     let scope = &request.scope;
-    if event.resource.group != scope.resource.group
-        || event.resource.resource != scope.resource.plural
-    {
+    if event.resource != scope.group_resource() {
         return None;
     }
     if scope.resource.namespaced

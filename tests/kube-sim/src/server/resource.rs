@@ -13,8 +13,10 @@ use super::response::{error_response, json_bytes_response, json_response};
 use super::{App, Incoming, logs, token};
 use crate::api::admission::FieldValidation;
 use crate::api::error::{ApiError, ApiResult, StatusReason};
+use crate::api::events;
 use crate::api::list::{list, list_body, list_json};
 use crate::api::request::ResourcePath;
+use crate::api::resources::GroupResource;
 use crate::api::resources::Propagation;
 use crate::api::selectors::{FieldSelector, LabelSelector, Selectors};
 use crate::api::state::Scope;
@@ -124,46 +126,52 @@ async fn route(app: &Arc<App>, path: ResourcePath, request: Incoming) -> ApiResu
         (Verb::List, _) => list_response(app, &scope, &request)?,
         (Verb::Watch, _) => watch_response(app, scope, &request)?,
         (Verb::Create, None) => {
-            let body = decode_body(&scope, &request)?;
+            let body = events::to_stored(&scope, decode_body(&scope, &request)?);
+            let mut state = app.cluster.lock();
+            let stored_scope = events::stored_scope(&state, &scope);
             let written = write::create(
-                &mut app.cluster.lock(),
-                &scope,
+                &mut state,
+                &stored_scope,
                 body,
                 &write_options(&request, "")?,
             )?;
+            drop(state);
             app.cluster.changed.notify_one();
-            json_response(201, &written.object, &written.warnings)
+            json_response(201, &scope.present(&written.object), &written.warnings)
         }
         (Verb::Update, _) => {
-            let body = decode_body(&scope, &request)?;
+            let body = events::to_stored(&scope, decode_body(&scope, &request)?);
             let part = if sub == Some("status") {
                 Part::Status
             } else {
                 Part::Main
             };
+            let mut state = app.cluster.lock();
+            let stored_scope = events::stored_scope(&state, &scope);
             let written = write::update(
-                &mut app.cluster.lock(),
-                &scope,
+                &mut state,
+                &stored_scope,
                 &name,
                 body,
                 part,
                 &write_options(&request, "")?,
             )?;
+            drop(state);
             app.cluster.changed.notify_one();
-            json_response(200, &written.object, &written.warnings)
+            json_response(200, &scope.present(&written.object), &written.warnings)
         }
         (Verb::Patch, _) => {
             let (code, written) = patch_object(app, &scope, &name, sub, &request)?;
             app.cluster.changed.notify_one();
-            json_response(code, &written.object, &written.warnings)
+            json_response(code, &scope.present(&written.object), &written.warnings)
         }
         (Verb::Delete, None) => {
             let options = delete_options(&request)?;
             let deleted = write::delete(&mut app.cluster.lock(), &scope, &name, &options)?;
             app.cluster.changed.notify_one();
             match deleted {
-                Deleted::Now(object) => json_response(200, &object, &[]),
-                Deleted::Pending(object) => json_response(202, &object, &[]),
+                Deleted::Now(object) => json_response(200, &scope.present(&object), &[]),
+                Deleted::Pending(object) => json_response(202, &scope.present(&object), &[]),
             }
         }
         (Verb::Deletecollection, None) => {
@@ -175,7 +183,7 @@ async fn route(app: &Arc<App>, path: ResourcePath, request: Incoming) -> ApiResu
             for object in &page.items {
                 let name = crate::api::meta::name_of(object).to_string();
                 match write::delete(&mut state, &scope, &name, &options)? {
-                    Deleted::Now(o) | Deleted::Pending(o) => deleted.push(o),
+                    Deleted::Now(o) | Deleted::Pending(o) => deleted.push(scope.present(&o)),
                 }
             }
             drop(state);
@@ -255,10 +263,17 @@ fn write_options(request: &Incoming, default_manager: &str) -> ApiResult<WriteOp
 fn selectors(scope: &Scope, request: &Incoming) -> ApiResult<Selectors> {
     Ok(Selectors {
         labels: LabelSelector::parse(request.query.get("labelSelector").unwrap_or_default())?,
-        fields: FieldSelector::parse(
-            request.query.get("fieldSelector").unwrap_or_default(),
-            &scope.resource.field_labels,
-        )?,
+        fields: {
+            let fields = FieldSelector::parse(
+                request.query.get("fieldSelector").unwrap_or_default(),
+                &scope.resource.field_labels,
+            )?;
+            if scope.group_resource() == GroupResource::new("", "events") {
+                fields.map_fields(events::stored_field)
+            } else {
+                fields
+            }
+        },
     })
 }
 
@@ -393,7 +408,7 @@ fn patch_object(
         })?;
         let applied = patch::apply::decode(&request.body)?;
         let current = match scope.get(&state, name) {
-            Ok(current) => Some(current),
+            Ok(current) => Some(Arc::new(scope.present(&current))),
             Err(e) if e.reason == StatusReason::NotFound => None,
             Err(e) => return Err(e),
         };
@@ -413,6 +428,8 @@ fn patch_object(
         )?;
         // Ownership was computed by the apply itself.
         options.field_manager = String::new();
+        let merged = events::to_stored(scope, merged);
+        let scope = &events::stored_scope(&state, scope);
         return match current {
             None if part == Part::Main => {
                 Ok((201, write::create(&mut state, scope, merged, &options)?))
@@ -428,16 +445,18 @@ fn patch_object(
             )),
         };
     }
-    let current = scope.get(&state, name)?;
+    let current = scope.present(&*scope.get(&state, name)?);
     let patched = patch::patch_object(
         patch_type,
         &current,
         &request.body,
         scope.resource.is_custom(),
     )?;
+    let patched = events::to_stored(scope, patched);
+    let stored_scope = events::stored_scope(&state, scope);
     Ok((
         200,
-        write::update(&mut state, scope, name, patched, part, &options)?,
+        write::update(&mut state, &stored_scope, name, patched, part, &options)?,
     ))
 }
 
