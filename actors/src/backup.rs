@@ -5,8 +5,10 @@
 //! Job's end is a `JobObserved` forwarded by the supervisor, a lock release is `LockReleased`.
 
 mod attempt;
+mod child;
 pub mod configuration;
 pub mod decide;
+pub mod effects;
 mod messages;
 pub mod naming;
 pub mod outcome;
@@ -21,20 +23,26 @@ use openbao_crds::{BackupKind, BackupStatus, OpenBaoCluster, TRIGGER_BACKUP_ANNO
 use ractor::concurrency::JoinHandle;
 use ractor::{Actor, ActorProcessingErr, ActorRef, MessagingErr, RpcReplyPort};
 
+use crate::child::PreUpgradeResult;
 use crate::cluster_key::ClusterKey;
 use crate::effects::{ClusterEffects, ConditionUpdate, EventReason, JobObservation};
+use crate::holder::HolderId;
+use crate::lock_client::LockClient;
 use crate::metrics::{ActorKind, MailboxGauge};
-use crate::supervisor::SupervisorMsg;
 use configuration::{Configuration, PublishedCondition};
 use decide::{
     BackupDecision, BackupObservation, ScheduleSettings, SkipReason, decide, next_scheduled_backup,
 };
 use triggers::{TriggerObservation, TriggerQueue};
 
-pub use messages::{BackupArgs, BackupMsg, BackupSummary, PreUpgradeResult, ResumedBackup};
+pub use child::BackupChild;
+pub use effects::BackupEffects;
+pub use messages::{BackupArgs, BackupMsg};
 
-/// How long a lock request may wait for the supervisor (which may be retrying a conflicting write).
-const LOCK_CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// The lock holder of a backup Job.
+pub fn backup_holder(job_name: &str) -> HolderId {
+    HolderId::new(openbao_crds::Operation::Backup, job_name)
+}
 /// Retry delay after an API error (lock write, Job creation).
 const RETRY_AFTER_ERROR: Duration = Duration::from_secs(15);
 /// Timers are re-armed at least this often, so a wall-clock jump is noticed within the hour.
@@ -64,7 +72,8 @@ pub struct BackupState {
     key: ClusterKey,
     cluster: Arc<OpenBaoCluster>,
     effects: ClusterEffects,
-    supervisor: ActorRef<SupervisorMsg>,
+    backup_effects: BackupEffects,
+    lock: LockClient,
     mailbox: MailboxGauge,
     configuration: Configuration,
     /// The `BackupConfigurationReady` condition last written (or found in status), so it is written on change only.
@@ -204,8 +213,8 @@ impl BackupState {
 
     async fn write_status(&self, conditions: &[ConditionUpdate]) {
         if let Err(error) = self
-            .effects
-            .backup_status
+            .backup_effects
+            .status
             .write_backup_status(&self.key, &self.status, conditions)
             .await
         {
@@ -327,8 +336,8 @@ impl Actor for BackupActor {
             .and_then(|status| status.backup.clone())
             .unwrap_or_default();
         let running = args.resume.as_ref().map(|resumed| RunningBackup {
-            job_name: resumed.job_name.clone(),
-            kind: naming::kind_of_job(&resumed.job_name).unwrap_or(BackupKind::Scheduled),
+            job_name: resumed.holder.name.clone(),
+            kind: naming::kind_of_job(&resumed.holder.name).unwrap_or(BackupKind::Scheduled),
             epoch: resumed.epoch,
             holds_lock: true,
             trigger: None,
@@ -341,7 +350,8 @@ impl Actor for BackupActor {
                 .unwrap_or_else(|| args.effects.clock.now()),
             cluster: args.cluster.clone(),
             effects: args.effects,
-            supervisor: args.supervisor,
+            backup_effects: args.backup_effects,
+            lock: args.lock,
             mailbox: args.mailbox,
             settings: None,
             last_handled_window: status.last_attempt_scheduled_time,
@@ -427,8 +437,8 @@ impl Actor for BackupActor {
         }
         state.evaluate(&myself).await;
         let metrics = &state.effects.metrics;
-        metrics.message_handled(&state.key, ActorKind::Backup, started.elapsed());
-        metrics.mailbox_depth(&state.key, ActorKind::Backup, state.mailbox.handled());
+        metrics.message_handled(&state.key, ActorKind::BACKUP, started.elapsed());
+        metrics.mailbox_depth(&state.key, ActorKind::BACKUP, state.mailbox.handled());
         Ok(())
     }
 }

@@ -1,8 +1,9 @@
 //! Wall time as an injected dependency, so schedule decisions can be tested at any instant.
 
+#[cfg(any(test, feature = "test-util"))]
 use std::sync::Mutex;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 
 pub trait Clock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;
@@ -19,11 +20,13 @@ impl Clock for SystemClock {
 }
 
 /// A clock that only moves when told to; for tests of schedule-driven behaviour.
+#[cfg(any(test, feature = "test-util"))]
 #[derive(Debug)]
 pub struct ManualClock {
     now: Mutex<DateTime<Utc>>,
 }
 
+#[cfg(any(test, feature = "test-util"))]
 impl ManualClock {
     pub fn new(now: DateTime<Utc>) -> Self {
         Self {
@@ -38,7 +41,7 @@ impl ManualClock {
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = now;
     }
 
-    pub fn advance(&self, by: Duration) {
+    pub fn advance(&self, by: chrono::Duration) {
         let mut now = self
             .now
             .lock()
@@ -47,6 +50,7 @@ impl ManualClock {
     }
 }
 
+#[cfg(any(test, feature = "test-util"))]
 impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
         *self

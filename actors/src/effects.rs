@@ -1,6 +1,7 @@
-//! The narrow interfaces through which actors touch the world. `src/` implements them with kube; tests with
-//! in-memory fakes. Every method is one short API call: actors never wait for a Job inside a call, they learn
-//! about Job progress from [`JobObservation`] messages.
+//! The narrow interfaces through which every actor touches the world: the lock record, Job reads, events, time
+//! and metrics. Each child adds its own bundle (e.g. [`crate::backup::BackupEffects`]). `src/` implements them
+//! with kube; tests with in-memory fakes. Actors never wait for a Job inside a call: they learn about Job
+//! progress from [`JobObservation`] messages.
 //!
 //! Methods return boxed futures so the traits stay object-safe and one [`ClusterEffects`] bundle of
 //! `Arc<dyn …>` can be cloned into every actor.
@@ -11,23 +12,33 @@ use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use openbao_crds::conditions::{ClusterConditionReason, ClusterConditionType, ConditionStatus};
 use openbao_crds::field_error::FieldReason;
-use openbao_crds::{BackupKind, BackupStatus, OpenBaoCluster};
 
 use crate::clock::Clock;
 use crate::cluster_key::ClusterKey;
-use crate::holder::HolderRef;
 use crate::metrics::ActorMetrics;
 
+/// The error an API client gave, kept as the source of an effect's error (for `{:?}` and error chains).
+pub type SourceError = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A source error from plain text, for fakes and for failures that have no error value of their own.
+pub fn source_from(message: impl Into<String>) -> SourceError {
+    let boxed: Box<dyn std::error::Error + Send + Sync> = message.into().into();
+    Arc::from(boxed)
+}
+
 /// Why writing `status.operationLock` failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum PersistError {
     /// The object changed since `expected` (HTTP 409): re-read and decide again.
     #[error("the OpenBaoCluster changed since resourceVersion {expected}")]
     Conflict { expected: String },
     #[error("the OpenBaoCluster no longer exists")]
     NotFound,
-    #[error("the API request failed: {0}")]
-    Api(String),
+    #[error("the API request failed: {source}")]
+    Api {
+        #[source]
+        source: SourceError,
+    },
 }
 
 impl PersistError {
@@ -35,18 +46,30 @@ impl PersistError {
         match self {
             Self::Conflict { .. } => "Conflict",
             Self::NotFound => "NotFound",
-            Self::Api(_) => "ApiError",
+            Self::Api { .. } => "ApiError",
         }
     }
 }
 
 /// Why any other effect failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum EffectError {
     #[error("{0} not found")]
     NotFound(String),
-    #[error("the API request failed: {0}")]
-    Api(String),
+    /// An API request failed; `context` says which.
+    #[error("{context}: {source}")]
+    Api {
+        context: String,
+        #[source]
+        source: SourceError,
+    },
+    /// The object to write could not be built from the spec.
+    #[error("{context}: {source}")]
+    Build {
+        context: String,
+        #[source]
+        source: SourceError,
+    },
     /// A lock-guarded write refused because its fencing epoch is no longer the lock's (a deposed holder).
     #[error("fenced: {0}")]
     Fenced(String),
@@ -56,7 +79,8 @@ impl EffectError {
     pub fn reason(&self) -> &'static str {
         match self {
             Self::NotFound(_) => "NotFound",
-            Self::Api(_) => "ApiError",
+            Self::Api { .. } => "ApiError",
+            Self::Build { .. } => "BuildFailed",
             Self::Fenced(_) => "Fenced",
         }
     }
@@ -129,41 +153,14 @@ pub enum HolderLiveness {
     Missing,
 }
 
-pub trait HolderProbe: Send + Sync {
-    fn probe_holder<'a>(
+/// Reads one Job's state by name (its report included when it finished): how a child's probe tells whether the
+/// Job holding the lock still runs.
+pub trait JobReader: Send + Sync {
+    fn job_state<'a>(
         &'a self,
-        cluster: &'a ClusterKey,
-        holder: &'a HolderRef,
-    ) -> BoxFuture<'a, Result<HolderLiveness, EffectError>>;
-}
-
-/// What a backup Job is for; `src/` builds the Job (executor image, auth, target) from it and the cluster spec.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BackupJobRequest {
-    pub job_name: String,
-    pub kind: BackupKind,
-    /// Fencing epoch of the lock grant the Job runs under.
-    pub epoch: u64,
-    /// The scheduled window (without jitter) of a scheduled backup.
-    pub scheduled_time: Option<DateTime<Utc>>,
-    /// The annotation token of a manual backup.
-    pub trigger: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JobCreation {
-    Created,
-    /// A Job with this deterministic name exists already (e.g. created before an operator restart): it is the
-    /// same backup, so nothing is duplicated.
-    AlreadyExisted,
-}
-
-pub trait BackupJobs: Send + Sync {
-    fn create_backup_job<'a>(
-        &'a self,
-        cluster: &'a OpenBaoCluster,
-        request: &'a BackupJobRequest,
-    ) -> BoxFuture<'a, Result<JobCreation, EffectError>>;
+        namespace: &'a str,
+        job_name: &'a str,
+    ) -> BoxFuture<'a, Result<JobState, EffectError>>;
 }
 
 /// A condition as the actor decided it; `src/` adds transition times (changed only when `status` changes).
@@ -202,16 +199,6 @@ impl PartialEq<ClusterConditionReason> for ConditionReason {
     fn eq(&self, other: &ClusterConditionReason) -> bool {
         *self == Self::Cluster(*other)
     }
-}
-
-/// Writes `status.backup` (whole) and merges conditions by type.
-pub trait BackupStatusWriter: Send + Sync {
-    fn write_backup_status<'a>(
-        &'a self,
-        cluster: &'a ClusterKey,
-        status: &'a BackupStatus,
-        conditions: &'a [ConditionUpdate],
-    ) -> BoxFuture<'a, Result<(), EffectError>>;
 }
 
 /// Kubernetes Event reasons the actors emit on the OpenBaoCluster.
@@ -266,13 +253,10 @@ pub trait EventRecorder: Send + Sync {
     ) -> BoxFuture<'a, Result<(), EffectError>>;
 }
 
-/// Everything an actor needs from outside, cloned into each actor of every cluster.
+/// What every actor of every cluster needs from outside, cloned into each.
 #[derive(Clone)]
 pub struct ClusterEffects {
     pub locks: Arc<dyn LockStore>,
-    pub holders: Arc<dyn HolderProbe>,
-    pub jobs: Arc<dyn BackupJobs>,
-    pub backup_status: Arc<dyn BackupStatusWriter>,
     pub events: Arc<dyn EventRecorder>,
     pub clock: Arc<dyn Clock>,
     pub metrics: Arc<dyn ActorMetrics>,

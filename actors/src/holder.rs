@@ -1,40 +1,51 @@
-//! Lock holder identities. The holder string in `status.operationLock.holder` names the object whose existence
-//! keeps the lock alive, so a supervisor that restarts can check it against reality.
+//! Lock holder identities. `status.operationLock.holder` names the object whose existence keeps the lock alive
+//! (`backup/<job>`, `restore/<OpenBaoRestore>`, `upgrade/<target version>`), so a supervisor that restarts can ask
+//! the operation's owning child whether that object still lives.
 
 use std::fmt;
 
-/// A parsed `status.operationLock.holder`.
+use openbao_crds::Operation;
+
+/// A typed `status.operationLock.holder`: the operation and the name of the object that holds the lock for it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum HolderRef {
-    /// `backup/<job-name>`: a backup Job (scheduled, manual or pre-upgrade).
-    BackupJob(String),
-    /// `restore/<OpenBaoRestore name>`.
-    Restore(String),
-    /// `upgrade/<target version>`.
-    Upgrade(String),
-    /// Anything else, e.g. written by a newer operator; kept verbatim so it round-trips.
-    Unrecognized(String),
+pub struct HolderId {
+    pub operation: Operation,
+    pub name: String,
 }
 
-impl HolderRef {
-    pub fn parse(holder: &str) -> Self {
-        match holder.split_once('/') {
-            Some(("backup", job)) if !job.is_empty() => Self::BackupJob(job.to_string()),
-            Some(("restore", name)) if !name.is_empty() => Self::Restore(name.to_string()),
-            Some(("upgrade", id)) if !id.is_empty() => Self::Upgrade(id.to_string()),
-            _ => Self::Unrecognized(holder.to_string()),
+impl HolderId {
+    pub fn new(operation: Operation, name: impl Into<String>) -> Self {
+        Self {
+            operation,
+            name: name.into(),
+        }
+    }
+
+    /// A persisted holder string; `None` for one this operator did not write (an administrator's, a newer
+    /// release's): such a holder is never freed by guessing.
+    pub fn parse(holder: &str) -> Option<Self> {
+        let (prefix, name) = holder.split_once('/')?;
+        let operation = match prefix {
+            "backup" => Operation::Backup,
+            "restore" => Operation::Restore,
+            "upgrade" => Operation::Upgrade,
+            _ => return None,
+        };
+        (!name.is_empty()).then(|| Self::new(operation, name))
+    }
+
+    fn prefix(&self) -> &'static str {
+        match self.operation {
+            Operation::Backup => "backup",
+            Operation::Restore => "restore",
+            Operation::Upgrade => "upgrade",
         }
     }
 }
 
-impl fmt::Display for HolderRef {
+impl fmt::Display for HolderId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::BackupJob(job) => write!(f, "backup/{job}"),
-            Self::Restore(name) => write!(f, "restore/{name}"),
-            Self::Upgrade(id) => write!(f, "upgrade/{id}"),
-            Self::Unrecognized(raw) => f.write_str(raw),
-        }
+        write!(f, "{}/{}", self.prefix(), self.name)
     }
 }
 
@@ -48,18 +59,15 @@ mod tests {
             "backup/prod-backup-202601010300",
             "restore/r1",
             "upgrade/2.7.2",
-            "someone-else",
-            "backup/",
         ] {
-            assert_eq!(HolderRef::parse(raw).to_string(), raw);
+            assert_eq!(HolderId::parse(raw).unwrap().to_string(), raw);
         }
         assert_eq!(
-            HolderRef::parse("backup/j1"),
-            HolderRef::BackupJob("j1".into())
+            HolderId::parse("backup/j1"),
+            Some(HolderId::new(Operation::Backup, "j1"))
         );
-        assert_eq!(
-            HolderRef::parse("backup/"),
-            HolderRef::Unrecognized("backup/".into())
-        );
+        for foreign in ["backup/", "someone-else", "snapshot/x", ""] {
+            assert_eq!(HolderId::parse(foreign), None, "{foreign}");
+        }
     }
 }

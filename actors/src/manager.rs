@@ -9,10 +9,13 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use openbao_crds::OpenBaoCluster;
-use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use openbao_crds::{OpenBaoCluster, Operation};
+#[cfg(feature = "test-util")]
+use ractor::RpcReplyPort;
+use ractor::{Actor, ActorCell, ActorProcessingErr, ActorRef, SupervisionEvent};
 
 use crate::backoff::restart_delay;
+use crate::child::ChildSpecs;
 use crate::cluster_key::ClusterKey;
 use crate::effects::{ClusterEffects, JobObservation};
 use crate::metrics::{ActorKind, MailboxGauge};
@@ -26,11 +29,14 @@ const STABLE_AFTER: Duration = Duration::from_secs(600);
 pub enum ManagerMsg {
     ClusterObserved(Arc<OpenBaoCluster>),
     ClusterDeleted(ClusterKey),
+    /// A Job of this operator, labelled with its cluster and `operation`.
     JobObserved {
         cluster: ClusterKey,
+        operation: Operation,
         job: JobObservation,
     },
-    /// The cluster's supervisor, for the restore and upgrade side to ask for the lock.
+    /// The cluster's supervisor, for tests that inspect it.
+    #[cfg(feature = "test-util")]
     SupervisorOf {
         cluster: ClusterKey,
         reply: RpcReplyPort<Option<ActorRef<SupervisorMsg>>>,
@@ -40,6 +46,8 @@ pub enum ManagerMsg {
 
 pub struct ManagerArgs {
     pub effects: ClusterEffects,
+    /// The children every cluster supervisor runs.
+    pub children: ChildSpecs,
 }
 
 struct Running {
@@ -56,6 +64,7 @@ struct Entry {
 
 pub struct ManagerState {
     effects: ClusterEffects,
+    children: ChildSpecs,
     clusters: HashMap<ClusterKey, Entry>,
 }
 
@@ -97,6 +106,7 @@ impl ManagerState {
             key: key.clone(),
             cluster: entry.latest.clone(),
             effects: self.effects.clone(),
+            children: self.children.clone(),
             mailbox: mailbox.clone(),
         };
         match Actor::spawn_linked(None, ClusterSupervisor, args, myself.get_cell()).await {
@@ -153,6 +163,7 @@ impl Actor for ClusterManager {
     ) -> Result<ManagerState, ActorProcessingErr> {
         Ok(ManagerState {
             effects: args.effects,
+            children: args.children,
             clusters: HashMap::new(),
         })
     }
@@ -201,9 +212,14 @@ impl Actor for ClusterManager {
                     tracing::info!(cluster = %key, "cluster deleted; supervisor stopped");
                 }
             }
-            ManagerMsg::JobObserved { cluster, job } => {
-                state.forward(&cluster, SupervisorMsg::JobObserved(job));
+            ManagerMsg::JobObserved {
+                cluster,
+                operation,
+                job,
+            } => {
+                state.forward(&cluster, SupervisorMsg::JobObserved { operation, job });
             }
+            #[cfg(feature = "test-util")]
             ManagerMsg::SupervisorOf { cluster, reply } => {
                 let supervisor = state
                     .clusters

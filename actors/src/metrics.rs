@@ -10,20 +10,27 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
+use openbao_crds::Operation;
+
 use crate::cluster_key::ClusterKey;
 
-/// Which per-cluster actor a series belongs to (the `actor` label).
+/// Which per-cluster actor a series belongs to (the `actor` label): the supervisor or the child that owns an
+/// operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ActorKind {
     Supervisor,
-    Backup,
+    Child(Operation),
 }
 
 impl ActorKind {
+    pub const BACKUP: Self = Self::Child(Operation::Backup);
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Supervisor => "supervisor",
-            Self::Backup => "backup",
+            Self::Child(Operation::Backup) => "backup",
+            Self::Child(Operation::Restore) => "restore",
+            Self::Child(Operation::Upgrade) => "upgrade",
         }
     }
 }

@@ -1,16 +1,21 @@
 //! `ClusterSupervisor`: one per OpenBaoCluster, the only place the operation lock changes.
 //!
-//! Lock protocol: children ask with `call(AcquireLock)`; the supervisor decides with the pure [`OperationLock`],
-//! writes `status.operationLock` with a resourceVersion precondition and answers `Granted` only after that write
-//! succeeded. On a conflict it re-reads the persisted lock, adopts it and decides again. Releases are casts; after a
-//! release every child hears `LockReleased`, so work that was denied retries without polling.
+//! Lock protocol: children ask through their [`LockClient`](crate::lock_client::LockClient) (a `call` of
+//! `AcquireLock`); the supervisor decides with the pure [`OperationLock`], writes `status.operationLock` with a
+//! resourceVersion precondition and answers `Granted` only after that write succeeded. On a conflict it re-reads
+//! the persisted lock, adopts it and decides again. Releases are casts; after a release every child hears
+//! `LockReleased`, so work that was denied retries without polling.
 //!
+//! Children: one per [`ChildSpec`] it was given (backup, and each operation added later), kept in
+//! [`children::ChildSlots`] by operation. Jobs are routed to the child of their `openbao.org/operation`.
 //! Supervision: children are linked; ractor's default handler would stop the supervisor when a child ends, so
-//! `handle_supervisor_evt` is overridden to restart the child (with backoff, counted in metrics) instead. Before
-//! a child starts, the persisted lock is reconciled against reality (see [`adopt`]), both on the supervisor's
-//! own start and on every child restart.
+//! `handle_supervisor_evt` restarts that child instead (its own backoff, counted in metrics). Before a child starts,
+//! a persisted lock of its operation is reconciled against reality through the child's probe (see [`adopt`]), both
+//! on the supervisor's own start and on every restart of that child.
 
 pub mod adopt;
+pub mod children;
+mod link;
 pub mod observed_lock;
 
 use std::sync::Arc;
@@ -21,47 +26,36 @@ use openbao_crds::{OpenBaoCluster, Operation};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 
 use crate::backoff::restart_delay;
-use crate::backup::{
-    BackupActor, BackupArgs, BackupMsg, BackupSummary, PreUpgradeResult, ResumedBackup,
-};
+use crate::child::{ChildContext, ChildEvent, ChildSpecs, PreUpgradeResult};
 use crate::cluster_key::ClusterKey;
 use crate::effects::{ClusterEffects, EventReason, JobObservation, PersistError};
-use crate::holder::HolderRef;
+use crate::holder::HolderId;
 use crate::lock::{AcquireOutcome, AcquireRequest, LockHolding, OperationLock, ReleaseError};
+use crate::lock_client::{LockClient, LockReply, OperationReport};
 use crate::metrics::{ActorKind, MailboxGauge};
-use adopt::{AdoptDecision, decide_adoption};
+use adopt::{AdoptDecision, ProbeResult, decide_adoption};
+use children::{ChildSlots, ChildView};
+use link::SupervisorLink;
 
 /// How often one lock change is retried after resourceVersion conflicts before giving up on this request.
 const MAX_PERSIST_ATTEMPTS: usize = 5;
 const CHILD_RESTART_BASE: Duration = Duration::from_millis(500);
 const CHILD_RESTART_MAX: Duration = Duration::from_secs(60);
 
-/// The answer to `AcquireLock`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LockReply {
-    /// The lock is held by the caller under `epoch`, and `status.operationLock` says so.
-    Granted { epoch: u64 },
-    Denied {
-        operation: Operation,
-        held_by: String,
-        since: DateTime<Utc>,
-    },
-    /// The lock could not be written (API error, repeated conflicts). Nothing was granted; retry later.
-    Unavailable { reason: String },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChildKind {
-    Backup,
-}
-
 /// What `Inspect` returns: the supervisor's view, for health reporting and tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SupervisorSnapshot {
+pub struct SupervisorView {
     pub holding: Option<LockHolding>,
     pub last_epoch: u64,
-    pub backup_alive: bool,
-    pub backup_restarts: u32,
+    pub children: Vec<ChildView>,
+}
+
+impl SupervisorView {
+    pub fn child(&self, operation: Operation) -> Option<&ChildView> {
+        self.children
+            .iter()
+            .find(|child| child.operation == operation)
+    }
 }
 
 pub enum SupervisorMsg {
@@ -74,7 +68,11 @@ pub enum SupervisorMsg {
         epoch: u64,
     },
     ClusterObserved(Arc<OpenBaoCluster>),
-    JobObserved(JobObservation),
+    /// A Job labelled with `operation`: routed to that operation's child.
+    JobObserved {
+        operation: Operation,
+        job: JobObservation,
+    },
     /// From the upgrade side, which holds the lock under `epoch`: take a pre-upgrade snapshot, reply when done.
     PreUpgradeSnapshot {
         upgrade_id: String,
@@ -82,9 +80,9 @@ pub enum SupervisorMsg {
         reply: RpcReplyPort<PreUpgradeResult>,
     },
     /// A child's outcome report.
-    BackupFinished(BackupSummary),
-    RestartChild(ChildKind),
-    Inspect(RpcReplyPort<SupervisorSnapshot>),
+    OperationFinished(OperationReport),
+    RestartChild(Operation),
+    Inspect(RpcReplyPort<SupervisorView>),
     /// The cluster was deleted: stop after the messages already queued, then remove the cluster's metric series
     /// (in `post_stop`, so no late handler of this supervisor brings a series back).
     Retire,
@@ -94,13 +92,9 @@ pub struct SupervisorArgs {
     pub key: ClusterKey,
     pub cluster: Arc<OpenBaoCluster>,
     pub effects: ClusterEffects,
+    pub children: ChildSpecs,
     /// Shared with whoever routes messages here.
     pub mailbox: MailboxGauge,
-}
-
-struct Child {
-    actor: ActorRef<BackupMsg>,
-    mailbox: MailboxGauge,
 }
 
 pub struct SupervisorState {
@@ -110,9 +104,7 @@ pub struct SupervisorState {
     mailbox: MailboxGauge,
     lock: OperationLock,
     resource_version: String,
-    backup: Option<Child>,
-    backup_restarts: u32,
-    child_failures_in_a_row: u32,
+    children: ChildSlots,
     retiring: bool,
 }
 
@@ -160,7 +152,9 @@ impl SupervisorState {
                 Err(other) => return Err(other),
             }
         }
-        Err(last_conflict.unwrap_or(PersistError::Api("no attempt made".into())))
+        Err(last_conflict.unwrap_or_else(|| PersistError::Api {
+            source: crate::effects::source_from("no attempt made"),
+        }))
     }
 
     async fn reread(&mut self) -> Result<(), PersistError> {
@@ -269,58 +263,59 @@ impl SupervisorState {
         released
     }
 
-    /// Reconciles the persisted holder against reality and says what a (re)started backup actor resumes.
-    async fn adopt_lock(&mut self) -> Option<ResumedBackup> {
-        let holding = self.lock.holding().cloned();
-        let holder = holding.as_ref().map(|h| HolderRef::parse(&h.holder));
-        let liveness = match &holder {
-            None => None,
-            Some(holder) => match self.effects.holders.probe_holder(&self.key, holder).await {
-                Ok(liveness) => Some(liveness),
+    /// Reconciles a persisted lock of `operation` against reality through its child's probe, and says what the
+    /// (re)starting child resumes. A lock of another operation is not this child's to judge.
+    async fn adopt_lock(&mut self, operation: Operation) -> Option<crate::child::ResumedWork> {
+        let holding = self.lock.holding().cloned()?;
+        if holding.operation != operation {
+            return None;
+        }
+        let holder = HolderId::parse(&holding.holder).filter(|h| h.operation == operation);
+        let probe = match (&holder, self.children.get(operation)) {
+            (Some(holder), Some(slot)) => match slot.spec.probe(&self.key, holder).await {
+                Ok(liveness) => ProbeResult::Answered(liveness),
                 Err(error) => {
                     tracing::warn!(cluster = %self.key, %holder, %error, "could not check the lock holder");
-                    None
+                    ProbeResult::Failed
                 }
             },
+            _ => ProbeResult::NoOwner,
         };
-        let epoch = holding.as_ref().map_or(0, |h| h.epoch);
-        match decide_adoption(holder.as_ref(), liveness) {
-            AdoptDecision::Free
-            | AdoptDecision::Keep {
-                resume_backup_job: None,
-            } => None,
-            AdoptDecision::Keep {
-                resume_backup_job: Some(job_name),
-            } => Some(ResumedBackup {
-                job_name,
-                epoch,
-                finished: None,
-            }),
-            AdoptDecision::FinishBackup { job } => Some(ResumedBackup {
-                job_name: job.job_name.clone(),
-                epoch,
-                finished: Some(job),
-            }),
+        if probe == ProbeResult::NoOwner {
+            tracing::info!(cluster = %self.key, holder = %holding.holder, %operation,
+                "keeping a lock this operator cannot judge");
+        }
+        match decide_adoption(holder.map(|h| (h, holding.epoch)), probe) {
+            AdoptDecision::Free | AdoptDecision::Keep => None,
+            AdoptDecision::Resume(work) => Some(work),
             AdoptDecision::Release { reason } => {
-                if let Some(orphan) = &holding {
-                    self.release_orphan(orphan, &reason).await;
-                }
+                self.release_orphan(&holding, &reason).await;
                 None
             }
         }
     }
 
-    /// Someone else (an upgrade or restore owner, an administrator) changed `status.operationLock`: adopt what is
-    /// persisted, and when that freed the lock tell the children, so a queued manual backup does not wait for an
-    /// operator restart.
+    /// A lock whose operation no child owns is kept, but said once at start, so an administrator's lock left
+    /// behind is visible in the log.
+    async fn adopt_unowned_lock(&mut self) {
+        if let Some(holding) = self.lock.holding()
+            && self.children.get(holding.operation).is_none()
+        {
+            tracing::info!(cluster = %self.key, holder = %holding.holder, operation = %holding.operation,
+                "keeping a lock of an operation no child owns");
+        }
+    }
+
+    /// Someone else (an administrator, another release) changed `status.operationLock`: adopt what is persisted,
+    /// and when that freed the lock tell the children, so queued work does not wait for an operator restart.
     async fn follow_persisted_lock(&mut self, cluster: &OpenBaoCluster) {
         let observed = cluster
             .status
             .as_ref()
             .and_then(|status| status.operation_lock.as_ref());
-        if !observed_lock::differs(observed, self.lock.holding()) {
+        if !observed_lock::names_another_holding(observed, self.lock.holding()) {
             // Same lock: take the event's resourceVersion, so the next lock write is not refused merely because
-            // the backup actor wrote status.backup since (a stale event only costs one 409 and a re-read).
+            // a child wrote its status since (a stale event only costs one 409 and a re-read).
             if let Some(version) = &cluster.metadata.resource_version {
                 self.resource_version.clone_from(version);
             }
@@ -333,45 +328,83 @@ impl SupervisorState {
         }
         if was_held && self.lock.holding().is_none() {
             tracing::info!(cluster = %self.key, "operation lock released outside the operator");
-            self.forward_to_backup(BackupMsg::LockReleased);
+            self.children.broadcast(|| ChildEvent::LockReleased);
         }
     }
 
-    fn forward_to_backup(&self, message: BackupMsg) {
-        if let Some(child) = &self.backup {
-            child.mailbox.sent();
-            if child.actor.cast(message).is_err() {
-                child.mailbox.handled();
-            }
+    fn pre_upgrade_snapshot(
+        &self,
+        upgrade_id: String,
+        epoch: u64,
+        reply: RpcReplyPort<PreUpgradeResult>,
+    ) {
+        if !self.lock.is_current(epoch) {
+            let _ = reply.send(PreUpgradeResult::Refused {
+                reason: format!("epoch {epoch} does not hold the operation lock"),
+            });
+            return;
         }
-    }
-
-    fn is_backup_child(&self, cell: &ractor::ActorCell) -> bool {
-        self.backup
-            .as_ref()
-            .is_some_and(|child| child.actor.get_id() == cell.get_id())
+        let event = ChildEvent::PreUpgradeSnapshot {
+            upgrade_id,
+            epoch,
+            reply,
+        };
+        if let Err(ChildEvent::PreUpgradeSnapshot { reply, .. }) =
+            self.children.deliver(Operation::Backup, event)
+        {
+            let _ = reply.send(PreUpgradeResult::Refused {
+                reason:
+                    "the backup actor is not running (restarting, or not configured); ask again"
+                        .into(),
+            });
+        }
     }
 }
 
 impl ClusterSupervisor {
-    async fn start_backup_child(
+    async fn start_child(
         &self,
         myself: &ActorRef<SupervisorMsg>,
         state: &mut SupervisorState,
+        operation: Operation,
     ) -> Result<(), ActorProcessingErr> {
-        let resume = state.adopt_lock().await;
+        let resumed = state.adopt_lock(operation).await;
+        let Some(spec) = state.children.get(operation).map(|slot| slot.spec.clone()) else {
+            return Ok(());
+        };
         let mailbox = MailboxGauge::default();
-        let args = BackupArgs {
+        let context = ChildContext {
             key: state.key.clone(),
             cluster: state.cluster.clone(),
             effects: state.effects.clone(),
-            supervisor: myself.clone(),
-            resume,
-            mailbox: mailbox.clone(),
+            lock: LockClient::new(Arc::new(SupervisorLink(myself.clone()))),
+            resumed,
+            mailbox,
         };
-        let (actor, _) = Actor::spawn_linked(None, BackupActor, args, myself.get_cell()).await?;
-        state.backup = Some(Child { actor, mailbox });
+        let running = spec.spawn(context, myself.get_cell()).await?;
+        if let Some(slot) = state.children.get_mut(operation) {
+            slot.running = running;
+        }
         Ok(())
+    }
+
+    async fn restart_child(
+        &self,
+        myself: &ActorRef<SupervisorMsg>,
+        state: &mut SupervisorState,
+        operation: Operation,
+    ) {
+        let already_running = state
+            .children
+            .get(operation)
+            .is_none_or(|slot| slot.running.is_some());
+        if already_running {
+            return;
+        }
+        if let Err(error) = self.start_child(myself, state, operation).await {
+            tracing::error!(cluster = %state.key, %operation, %error, "child actor failed to start; retrying");
+            schedule_restart(myself, state, operation);
+        }
     }
 }
 
@@ -393,12 +426,13 @@ impl Actor for ClusterSupervisor {
             cluster: args.cluster,
             effects: args.effects,
             mailbox: args.mailbox,
-            backup: None,
-            backup_restarts: 0,
-            child_failures_in_a_row: 0,
+            children: ChildSlots::new(&args.children),
             retiring: false,
         };
-        self.start_backup_child(&myself, &mut state).await?;
+        state.adopt_unowned_lock().await;
+        for operation in state.children.operations() {
+            self.start_child(&myself, &mut state, operation).await?;
+        }
         Ok(state)
     }
 
@@ -417,48 +451,41 @@ impl Actor for ClusterSupervisor {
             }
             SupervisorMsg::ReleaseLock { holder, epoch } => {
                 if state.release(&holder, epoch).await {
-                    state.forward_to_backup(BackupMsg::LockReleased);
+                    state.children.broadcast(|| ChildEvent::LockReleased);
                 }
             }
             SupervisorMsg::ClusterObserved(cluster) => {
                 state.cluster = cluster.clone();
                 state.follow_persisted_lock(&cluster).await;
-                state.forward_to_backup(BackupMsg::ClusterObserved(cluster));
+                state
+                    .children
+                    .broadcast(|| ChildEvent::ClusterObserved(cluster.clone()));
             }
-            SupervisorMsg::JobObserved(job) => state.forward_to_backup(BackupMsg::JobObserved(job)),
+            SupervisorMsg::JobObserved { operation, job } => {
+                // Without a running child nobody needs the event: a restarting child adopts its lock's Job from
+                // the API.
+                if let Err(ChildEvent::JobObserved(job)) = state
+                    .children
+                    .deliver(operation, ChildEvent::JobObserved(job))
+                {
+                    tracing::debug!(cluster = %state.key, %operation, job = %job.job_name,
+                        "no running child for this Job");
+                }
+            }
             SupervisorMsg::PreUpgradeSnapshot {
                 upgrade_id,
                 epoch,
                 reply,
-            } => {
-                if !state.lock.is_current(epoch) {
-                    let _ = reply.send(PreUpgradeResult::Refused {
-                        reason: format!("epoch {epoch} does not hold the operation lock"),
-                    });
-                } else if state.backup.is_none() {
-                    let _ = reply.send(PreUpgradeResult::Refused {
-                        reason: "the backup actor is restarting; ask again".into(),
-                    });
-                } else {
-                    state.forward_to_backup(BackupMsg::PreUpgradeSnapshot {
-                        upgrade_id,
-                        epoch,
-                        reply,
-                    });
+            } => state.pre_upgrade_snapshot(upgrade_id, epoch, reply),
+            SupervisorMsg::OperationFinished(report) => {
+                if let Some(slot) = state.children.get_mut(report.holder.operation) {
+                    slot.failures_in_a_row = 0;
                 }
+                tracing::info!(cluster = %state.key, holder = %report.holder, detail = %report.detail,
+                    succeeded = report.succeeded, "operation finished");
             }
-            SupervisorMsg::BackupFinished(summary) => {
-                state.child_failures_in_a_row = 0;
-                tracing::info!(cluster = %state.key, job = %summary.job_name, kind = %summary.kind,
-                    succeeded = summary.succeeded, "backup finished");
-            }
-            SupervisorMsg::RestartChild(ChildKind::Backup) => {
-                if state.backup.is_none()
-                    && let Err(error) = self.start_backup_child(&myself, state).await
-                {
-                    tracing::error!(cluster = %state.key, %error, "backup actor failed to start; retrying");
-                    schedule_restart(&myself, state);
-                }
+            SupervisorMsg::RestartChild(operation) => {
+                self.restart_child(&myself, state, operation).await;
             }
             SupervisorMsg::Retire => {
                 state.retiring = true;
@@ -466,11 +493,10 @@ impl Actor for ClusterSupervisor {
                 return Ok(());
             }
             SupervisorMsg::Inspect(reply) => {
-                let _ = reply.send(SupervisorSnapshot {
+                let _ = reply.send(SupervisorView {
                     holding: state.lock.holding().cloned(),
                     last_epoch: state.lock.last_epoch(),
-                    backup_alive: state.backup.is_some(),
-                    backup_restarts: state.backup_restarts,
+                    children: state.children.views(),
                 });
             }
         }
@@ -502,32 +528,41 @@ impl Actor for ClusterSupervisor {
             SupervisionEvent::ActorTerminated(cell, _, reason) => (cell, reason.clone()),
             _ => return Ok(()),
         };
-        if !state.is_backup_child(cell) {
+        let Some(operation) = state.children.operation_of(cell) else {
             return Ok(());
+        };
+        tracing::warn!(cluster = %state.key, %operation, reason = failure.as_deref().unwrap_or("stopped"),
+            "child actor ended; restarting it");
+        if let Some(slot) = state.children.get_mut(operation) {
+            slot.running = None;
+            slot.restarts += 1;
         }
-        tracing::warn!(cluster = %state.key, reason = failure.as_deref().unwrap_or("stopped"),
-            "backup actor ended; restarting it");
-        state.backup = None;
-        state.backup_restarts += 1;
         state
             .effects
             .metrics
-            .actor_restarted(&state.key, ActorKind::Backup);
-        schedule_restart(&myself, state);
+            .actor_restarted(&state.key, ActorKind::Child(operation));
+        schedule_restart(&myself, state, operation);
         Ok(())
     }
 }
 
-fn schedule_restart(myself: &ActorRef<SupervisorMsg>, state: &mut SupervisorState) {
-    state.child_failures_in_a_row += 1;
+fn schedule_restart(
+    myself: &ActorRef<SupervisorMsg>,
+    state: &mut SupervisorState,
+    operation: Operation,
+) {
+    let Some(slot) = state.children.get_mut(operation) else {
+        return;
+    };
+    slot.failures_in_a_row += 1;
     let delay = restart_delay(
-        state.child_failures_in_a_row,
+        slot.failures_in_a_row,
         CHILD_RESTART_BASE,
         CHILD_RESTART_MAX,
     );
     if delay.is_zero() {
-        let _ = myself.cast(SupervisorMsg::RestartChild(ChildKind::Backup));
+        let _ = myself.cast(SupervisorMsg::RestartChild(operation));
     } else {
-        myself.send_after(delay, || SupervisorMsg::RestartChild(ChildKind::Backup));
+        myself.send_after(delay, move || SupervisorMsg::RestartChild(operation));
     }
 }

@@ -5,13 +5,14 @@ mod support;
 use std::sync::Arc;
 
 use chrono::Duration;
-use openbao_actors::backup::PreUpgradeResult;
 use openbao_actors::backup::naming::{pre_upgrade_job_name, trigger_job_name, window_job_name};
+use openbao_actors::child::PreUpgradeResult;
 use openbao_actors::effects::{EventReason, JobState};
 use openbao_actors::lock::AcquireRequest;
+use openbao_actors::lock_client::LockReply;
 use openbao_actors::manager::ManagerMsg;
 use openbao_actors::metrics::ActorKind;
-use openbao_actors::supervisor::{LockReply, SupervisorMsg};
+use openbao_actors::supervisor::SupervisorMsg;
 use openbao_crds::conditions::{ClusterConditionReason, ClusterConditionType, ConditionStatus};
 use openbao_crds::{BackupKind, Operation};
 use ractor::ActorStatus;
@@ -73,9 +74,7 @@ async fn scheduled_backup_takes_the_lock_runs_a_job_records_status_and_releases(
         "p/vault/prod/20260302T030420Z-scheduled-0a1b2c3d.snap",
         at(3, 5),
     );
-    supervisor
-        .cast(SupervisorMsg::JobObserved(finished))
-        .unwrap();
+    supervisor.cast(backup_job_observed(finished)).unwrap();
 
     let status = fake
         .wait_for("status.backup after the Job", |w| {
@@ -136,10 +135,10 @@ async fn a_manual_trigger_during_a_backup_is_queued_and_runs_next_and_a_replayed
         },
     };
     supervisor
-        .cast(SupervisorMsg::JobObserved(failed.clone()))
+        .cast(backup_job_observed(failed.clone()))
         .unwrap();
     // The same failure observed again (watch re-list) must not count twice.
-    supervisor.cast(SupervisorMsg::JobObserved(failed)).unwrap();
+    supervisor.cast(backup_job_observed(failed)).unwrap();
 
     let manual_job = trigger_job_name(NAME, "t1");
     fake.wait_until("the queued manual Job", |w| w.created.len() == 2)
@@ -162,7 +161,7 @@ async fn a_manual_trigger_during_a_backup_is_queued_and_runs_next_and_a_replayed
 
     // The handled token seen again after its backup finished starts nothing new.
     supervisor
-        .cast(SupervisorMsg::JobObserved(succeeded(
+        .cast(backup_job_observed(succeeded(
             &manual_job,
             "k-manual",
             at(3, 8),
@@ -388,7 +387,7 @@ async fn a_restarted_supervisor_adopts_the_persisted_lock_and_releases_it_when_t
         "an active holder keeps the lock"
     );
     supervisor
-        .cast(SupervisorMsg::JobObserved(succeeded(&job, key, at(3, 31))))
+        .cast(backup_job_observed(succeeded(&job, key, at(3, 31))))
         .unwrap();
     fake.wait_until("resumed Job's end releases the lock", |w| w.lock.is_none())
         .await;
@@ -406,13 +405,12 @@ async fn a_panicking_backup_actor_is_restarted_and_the_supervisor_keeps_running(
         w.created.len() == 1
     })
     .await;
-    let snapshot = inspect(&supervisor).await;
+    let view = inspect(&supervisor).await;
     assert_eq!(supervisor.get_status(), ActorStatus::Running);
-    assert_eq!(snapshot.backup_restarts, 1);
-    assert!(snapshot.backup_alive);
+    assert_eq!(backup_child(&view), (true, 1));
     {
         let world = fake.world();
-        assert_eq!(world.restarts, [ActorKind::Backup]);
+        assert_eq!(world.restarts, [ActorKind::BACKUP]);
         // The lock granted to the attempt that panicked was reconciled (its Job never existed) and granted anew.
         assert_eq!(
             world.holder(),
@@ -451,6 +449,7 @@ async fn the_manager_routes_by_cluster_and_stops_a_deleted_clusters_supervisor()
     manager
         .cast(ManagerMsg::JobObserved {
             cluster: key(),
+            operation: Operation::Backup,
             job: succeeded(&todays_window(), "k1", at(3, 5)),
         })
         .unwrap();
@@ -555,11 +554,7 @@ async fn a_pre_upgrade_snapshot_runs_under_the_upgrades_lock_and_replies_when_do
         assert_eq!(world.holder(), Some(("upgrade/2.8.0".into(), 1)));
     }
     supervisor
-        .cast(SupervisorMsg::JobObserved(succeeded(
-            &job,
-            "k-pre",
-            at(3, 6),
-        )))
+        .cast(backup_job_observed(succeeded(&job, "k-pre", at(3, 6))))
         .unwrap();
     let result = answer.await.unwrap().unwrap();
     assert_eq!(
@@ -690,7 +685,7 @@ async fn queued_triggers_survive_a_restart_even_when_the_annotation_moved_on() {
         );
     });
     supervisor
-        .cast(SupervisorMsg::JobObserved(succeeded(
+        .cast(backup_job_observed(succeeded(
             &window_job,
             "k-window",
             at(3, 6),
@@ -710,11 +705,7 @@ async fn queued_triggers_survive_a_restart_even_when_the_annotation_moved_on() {
         ["t2"]
     );
     supervisor
-        .cast(SupervisorMsg::JobObserved(succeeded(
-            &first,
-            "k-t1",
-            at(3, 7),
-        )))
+        .cast(backup_job_observed(succeeded(&first, "k-t1", at(3, 7))))
         .unwrap();
     let second = trigger_job_name(NAME, "t2");
     fake.wait_until("then t2's Job", |w| w.created_names().contains(&second))
@@ -758,6 +749,7 @@ async fn the_manager_restarts_a_supervisor_that_failed_to_start_or_crashed_with_
     manager
         .cast(ManagerMsg::JobObserved {
             cluster: key(),
+            operation: Operation::Backup,
             job: finished,
         })
         .unwrap();

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use openbao_actors::effects::BackupJobRequest;
+use openbao_actors::backup::effects::BackupJobRequest;
 use openbao_crds::OpenBaoCluster;
 
 use super::executor_env::backup_env;

@@ -2,7 +2,7 @@
 //! follow the executor's documented contract (`docs/executor.md`).
 
 use k8s_openapi::api::core::v1::EnvVar;
-use openbao_actors::effects::BackupJobRequest;
+use openbao_actors::backup::effects::BackupJobRequest;
 use openbao_crds::{BackupSpec, StorageProvider};
 
 use super::file_inputs::env;

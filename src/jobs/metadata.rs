@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
 use kube::Resource;
-use openbao_crds::{BackupKind, OpenBaoCluster};
+use openbao_crds::{BackupKind, OpenBaoCluster, Operation};
 
 use super::JobBuildError;
 
@@ -20,6 +20,22 @@ pub const SCHEDULED_TIME_ANNOTATION: &str = "openbao.org/scheduled-time";
 pub const TRIGGER_ANNOTATION: &str = "openbao.org/trigger";
 const COMPONENT_LABEL: &str = "app.kubernetes.io/component";
 const NAME_LABEL: &str = "app.kubernetes.io/name";
+
+/// The `openbao.org/operation` value of a Job made for `operation`.
+pub fn operation_label(operation: Operation) -> &'static str {
+    match operation {
+        Operation::Backup => "backup",
+        Operation::Restore => "restore",
+        Operation::Upgrade => "upgrade",
+    }
+}
+
+/// The operation an `openbao.org/operation` value names.
+pub fn operation_of_label(value: &str) -> Option<Operation> {
+    [Operation::Backup, Operation::Restore, Operation::Upgrade]
+        .into_iter()
+        .find(|operation| operation_label(*operation) == value)
+}
 
 /// Label selector of everything this operator creates; the Job watcher uses it.
 pub fn managed_by_selector() -> String {
@@ -82,7 +98,10 @@ impl<'a> ClusterIdentity<'a> {
     pub fn backup_labels(&self, kind: BackupKind) -> BTreeMap<String, String> {
         let mut labels = self.labels();
         labels.insert(COMPONENT_LABEL.to_string(), "backup".to_string());
-        labels.insert(OPERATION_LABEL.to_string(), "backup".to_string());
+        labels.insert(
+            OPERATION_LABEL.to_string(),
+            operation_label(Operation::Backup).to_string(),
+        );
         labels.insert(BACKUP_KIND_LABEL.to_string(), kind.as_str().to_string());
         labels
     }

@@ -1,5 +1,5 @@
 //! Backup Job and executor ServiceAccount, built by pure functions from the cluster spec, the actor's
-//! [`BackupJobRequest`](openbao_actors::effects::BackupJobRequest) and the operator's settings.
+//! [`BackupJobRequest`](openbao_actors::backup::effects::BackupJobRequest) and the operator's settings.
 //!
 //! The Job runs `openbao-operator executor backup`; its configuration contract (the `EXECUTOR_*` variables) is in
 //! `docs/executor.md`. Secrets reach the executor only as read-only files: an environment variable names the file,
@@ -18,7 +18,8 @@ mod tests;
 pub use backup_job::backup_job;
 pub use metadata::{
     BACKUP_KIND_LABEL, CLUSTER_LABEL, EPOCH_ANNOTATION, MANAGED_BY, MANAGED_BY_LABEL,
-    OPERATION_LABEL, backup_service_account_name, managed_by_selector,
+    OPERATION_LABEL, backup_service_account_name, managed_by_selector, operation_label,
+    operation_of_label,
 };
 pub use service_account::backup_service_account;
 

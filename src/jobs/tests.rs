@@ -3,7 +3,7 @@
 use chrono::TimeZone;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Container, PodSpec, Volume};
-use openbao_actors::effects::BackupJobRequest;
+use openbao_actors::backup::effects::BackupJobRequest;
 use openbao_crds::{BackupKind, OpenBaoCluster};
 
 use super::*;

@@ -261,9 +261,9 @@ backup:
     ));
     for key in [&prod, &dev] {
         metrics.message_handled(key, ActorKind::Supervisor, Duration::from_millis(3));
-        metrics.message_handled(key, ActorKind::Backup, Duration::from_secs(2));
-        metrics.mailbox_depth(key, ActorKind::Backup, 1);
-        metrics.actor_restarted(key, ActorKind::Backup);
+        metrics.message_handled(key, ActorKind::BACKUP, Duration::from_secs(2));
+        metrics.mailbox_depth(key, ActorKind::BACKUP, 1);
+        metrics.actor_restarted(key, ActorKind::BACKUP);
         metrics.lock.denied(key);
     }
 

@@ -57,5 +57,10 @@ impl ActorLabels {
 
 /// Every operation, for removing a cluster's per-operation series.
 pub const OPERATIONS: [Operation; 3] = [Operation::Backup, Operation::Restore, Operation::Upgrade];
-/// Every actor kind, for removing a cluster's per-actor series.
-pub const ACTOR_KINDS: [ActorKind; 2] = [ActorKind::Supervisor, ActorKind::Backup];
+/// Every actor kind (the supervisor and a child per operation), for removing a cluster's per-actor series.
+pub const ACTOR_KINDS: [ActorKind; 4] = [
+    ActorKind::Supervisor,
+    ActorKind::Child(Operation::Backup),
+    ActorKind::Child(Operation::Restore),
+    ActorKind::Child(Operation::Upgrade),
+];

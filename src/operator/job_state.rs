@@ -8,7 +8,8 @@ use openbao_actors::cluster_key::ClusterKey;
 use openbao_actors::effects::JobState;
 
 use super::time::to_chrono;
-use crate::jobs::{CLUSTER_LABEL, EXECUTOR_CONTAINER, OPERATION_LABEL};
+use crate::jobs::{CLUSTER_LABEL, EXECUTOR_CONTAINER, OPERATION_LABEL, operation_of_label};
+use openbao_crds::Operation;
 
 /// Where a Job stands, before its report is read. Only `Complete` and `Failed` count as terminal: the newer
 /// `SuccessCriteriaMet`/`FailureTarget` conditions appear while the Pod may still be terminating.
@@ -83,17 +84,19 @@ impl JobPhase {
     }
 }
 
-/// The backup Job's cluster, from its namespace and `openbao.org/cluster` label; `None` for Jobs that are not
-/// backup Jobs of this operator.
-pub fn backup_job_cluster(job: &Job) -> Option<ClusterKey> {
+/// Whose Job this is: its cluster (namespace and `openbao.org/cluster` label) and operation (the
+/// `openbao.org/operation` label, which routes it to that operation's child). `None` for Jobs that are not this
+/// operator's.
+pub fn executor_job_owner(job: &Job) -> Option<(ClusterKey, Operation)> {
     let labels = job.metadata.labels.as_ref()?;
-    if labels.get(OPERATION_LABEL).map(String::as_str) != Some("backup") {
-        return None;
-    }
-    Some(ClusterKey::new(
+    let operation = labels
+        .get(OPERATION_LABEL)
+        .and_then(|value| operation_of_label(value))?;
+    let cluster = ClusterKey::new(
         job.metadata.namespace.clone()?,
         labels.get(CLUSTER_LABEL)?.clone(),
-    ))
+    );
+    Some((cluster, operation))
 }
 
 /// The executor's report: the termination message of the newest terminated executor container among the Job's
@@ -164,13 +167,22 @@ mod tests {
             }
         ));
         assert_eq!(
-            backup_job_cluster(&deadline),
-            Some(ClusterKey::new("ns", "c"))
+            executor_job_owner(&deadline),
+            Some((ClusterKey::new("ns", "c"), Operation::Backup))
+        );
+        let restore = job(
+            "metadata: {name: r, namespace: ns, labels: {openbao.org/cluster: c, openbao.org/operation: restore}}\n",
         );
         assert_eq!(
-            backup_job_cluster(&job("metadata: {name: other, namespace: ns}")),
-            None
+            executor_job_owner(&restore),
+            Some((ClusterKey::new("ns", "c"), Operation::Restore))
         );
+        for foreign in [
+            "metadata: {name: other, namespace: ns}\n",
+            "metadata: {name: x, namespace: ns, labels: {openbao.org/cluster: c, openbao.org/operation: compact}}\n",
+        ] {
+            assert_eq!(executor_job_owner(&job(foreign)), None, "{foreign}");
+        }
     }
 
     #[test]

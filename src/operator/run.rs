@@ -4,15 +4,18 @@
 //! into it; losing it (or shutting down) stops the manager, which stops every cluster's actors, before anything
 //! else happens. A SIGTERM stops the actors, releases the Lease so a successor takes over at once, and exits 0.
 
+use std::collections::HashSet;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use openbao_actors::child::ChildSpecs;
 use openbao_actors::manager::{ClusterManager, ManagerArgs, ManagerMsg};
+use openbao_crds::Operation;
 use ractor::Actor;
 use tokio::sync::watch;
 
-use super::effects::{JobReader, kube_effects};
+use super::effects::{JobReader, child_operations, kube_children, kube_effects};
 use super::health::{self, Readiness};
 use super::leader::{self, LeaseSettings};
 use super::logging;
@@ -105,11 +108,22 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     ));
 
     let slot = Arc::new(ManagerSlot::default());
+    let (cluster_store, cluster_writer) = kube::runtime::reflector::store();
+    let job_settings = JobSettings {
+        ttl_seconds_after_finished: args.job_ttl_seconds,
+        ..JobSettings::new(&args.executor_image)
+    };
+    let children = kube_children(actor_client.clone(), job_settings, cluster_store);
+    let job_operations = child_operations(&children);
     let (caches, watch_tasks) = watchers::start(
         &client,
         args.namespace.as_deref(),
         slot.clone(),
         metrics.clone(),
+        watchers::Routing {
+            cluster_writer,
+            job_operations: job_operations.clone(),
+        },
     );
     tokio::spawn({
         let caches = caches.clone();
@@ -123,13 +137,8 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     });
 
     let identity = args.pod_name.clone().unwrap_or_else(default_identity);
-    let job_settings = JobSettings {
-        ttl_seconds_after_finished: args.job_ttl_seconds,
-        ..JobSettings::new(&args.executor_image)
-    };
     let effects = kube_effects(
         actor_client,
-        job_settings,
         caches.clusters.clone(),
         Some(identity.clone()),
         metrics.clone(),
@@ -148,6 +157,8 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         caches,
         slot,
         effects,
+        children,
+        job_operations,
         readiness,
         reader: JobReader::new(client),
     };
@@ -168,6 +179,8 @@ struct Leadership {
     caches: Caches,
     slot: Arc<ManagerSlot>,
     effects: openbao_actors::effects::ClusterEffects,
+    children: ChildSpecs,
+    job_operations: HashSet<Operation>,
     readiness: Arc<Readiness>,
     reader: JobReader,
 }
@@ -226,6 +239,7 @@ impl Leadership {
         self.caches.synced().await;
         let args = ManagerArgs {
             effects: self.effects.clone(),
+            children: self.children.clone(),
         };
         let manager = match Actor::spawn(None, ClusterManager, args).await {
             Ok((manager, _)) => manager,
@@ -242,7 +256,9 @@ impl Leadership {
                 .send(ManagerMsg::ClusterObserved(Arc::new((*cluster).clone())));
         }
         for job in self.caches.jobs.state() {
-            if let Some(message) = watchers::job_message(&self.reader, &job, false).await {
+            if let Some(message) =
+                watchers::job_message(&self.reader, &job, false, &self.job_operations).await
+            {
                 self.slot.send(message);
             }
         }

@@ -9,18 +9,18 @@ use futures::{Stream, StreamExt};
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::batch::v1::Job;
 use kube::runtime::WatchStreamExt;
-use kube::runtime::reflector::{self, Store};
+use kube::runtime::reflector::{self, Store, store::Writer};
 use kube::runtime::watcher::{self, Event};
 use kube::{Api, Resource};
 use openbao_actors::cluster_key::ClusterKey;
 use openbao_actors::effects::{JobObservation, JobState};
 use openbao_actors::manager::ManagerMsg;
-use openbao_crds::{OpenBaoCluster, OpenBaoRestore};
+use openbao_crds::{OpenBaoCluster, OpenBaoRestore, Operation};
 use serde::de::DeserializeOwned;
 use tokio::task::JoinHandle;
 
 use super::effects::JobReader;
-use super::job_state::backup_job_cluster;
+use super::job_state::executor_job_owner;
 use super::manager_slot::ManagerSlot;
 use crate::jobs::{MANAGED_BY_LABEL, managed_by_selector};
 use crate::metrics::OperatorMetrics;
@@ -86,17 +86,38 @@ where
     K::DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync,
 {
     let (store, writer) = reflector::store();
+    (store, reflected_into(writer, api, config, trim))
+}
+
+/// [`reflected`] into a store made earlier (one the actors' effects already hold).
+fn reflected_into<K>(
+    writer: Writer<K>,
+    api: Api<K>,
+    config: watcher::Config,
+    trim: fn(&mut K),
+) -> impl Stream<Item = Event<K>> + Send + 'static
+where
+    K: Resource + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync,
+{
     let kind = K::kind(&K::DynamicType::default()).into_owned();
     let watched = watcher::watcher(api, config).default_backoff().modify(trim);
-    let stream = reflector::reflector(writer, watched).filter_map(move |result| {
+    reflector::reflector(writer, watched).filter_map(move |result| {
         let kind = kind.clone();
         async move {
             result
                 .inspect_err(|error| tracing::warn!(%kind, %error, "watch failed; retrying"))
                 .ok()
         }
-    });
-    (store, stream)
+    })
+}
+
+/// What the watchers feed besides their own caches.
+pub struct Routing {
+    /// The OpenBaoCluster cache, created before the watchers so the actors' effects can read it.
+    pub cluster_writer: Writer<OpenBaoCluster>,
+    /// The operations a child owns: only their Jobs are routed (and only their finished Jobs' Pods are read).
+    pub job_operations: HashSet<Operation>,
 }
 
 /// Starts the four reflectors and the tasks that route their events.
@@ -105,12 +126,16 @@ pub fn start(
     namespace: Option<&str>,
     slot: Arc<ManagerSlot>,
     metrics: Arc<OperatorMetrics>,
+    routing: Routing,
 ) -> (Caches, Vec<JoinHandle<()>>) {
-    let (clusters, cluster_events) = reflected(
+    let clusters = routing.cluster_writer.as_reader();
+    let cluster_events = reflected_into(
+        routing.cluster_writer,
         api::<OpenBaoCluster>(client, namespace),
         watcher::Config::default(),
         trim_metadata,
     );
+    let job_operations = routing.job_operations;
     let (restores, restore_events) = reflected(
         api::<OpenBaoRestore>(client, namespace),
         watcher::Config::default(),
@@ -129,7 +154,7 @@ pub fn start(
     let reader = JobReader::new(client.clone());
     let tasks = vec![
         tokio::spawn(route_clusters(cluster_events, slot.clone(), metrics)),
-        tokio::spawn(route_jobs(job_events, slot, reader)),
+        tokio::spawn(route_jobs(job_events, slot, reader, job_operations)),
         tokio::spawn(drain(restore_events)),
         tokio::spawn(drain(sts_events)),
     ];
@@ -192,6 +217,7 @@ async fn route_jobs(
     events: impl Stream<Item = Event<Job>>,
     slot: Arc<ManagerSlot>,
     reader: JobReader,
+    operations: HashSet<Operation>,
 ) {
     let mut events = std::pin::pin!(events);
     while let Some(event) = events.next().await {
@@ -203,15 +229,23 @@ async fn route_jobs(
         if !slot.is_running() {
             continue;
         }
-        if let Some(message) = job_message(&reader, &job, deleted).await {
+        if let Some(message) = job_message(&reader, &job, deleted, &operations).await {
             slot.send(message);
         }
     }
 }
 
-/// The manager message for a backup Job event; reads the report of a finished Job.
-pub async fn job_message(reader: &JobReader, job: &Job, deleted: bool) -> Option<ManagerMsg> {
-    let cluster = backup_job_cluster(job)?;
+/// The manager message for an event of a Job whose operation a child owns; reads the report of a finished Job.
+pub async fn job_message(
+    reader: &JobReader,
+    job: &Job,
+    deleted: bool,
+    operations: &HashSet<Operation>,
+) -> Option<ManagerMsg> {
+    let (cluster, operation) = executor_job_owner(job)?;
+    if !operations.contains(&operation) {
+        return None;
+    }
     let job_name = job.metadata.name.clone()?;
     let state = if deleted {
         JobState::Missing
@@ -220,6 +254,7 @@ pub async fn job_message(reader: &JobReader, job: &Job, deleted: bool) -> Option
     };
     Some(ManagerMsg::JobObserved {
         cluster,
+        operation,
         job: JobObservation { job_name, state },
     })
 }

@@ -2,46 +2,30 @@
 //! it ended (status, events, lock release, the pre-upgrade caller's answer).
 
 use ractor::ActorRef;
-use ractor::rpc::CallResult;
 
 use openbao_crds::{BackupKind, Operation};
 
 use super::decide::{BackupOrigin, DeniedAction, next_scheduled_backup, on_lock_denied};
+use super::effects::{BackupJobRequest, JobCreation};
 use super::outcome::{self, BackupOutcome, apply_outcome, outcome_of};
-use super::{
-    BackupMsg, BackupState, BackupSummary, LOCK_CALL_TIMEOUT, PreUpgradeResult, RunningBackup,
-    StartResult,
-};
-use crate::effects::{BackupJobRequest, EventReason, HolderLiveness, JobCreation, JobObservation};
-use crate::holder::HolderRef;
-use crate::lock::AcquireRequest;
-use crate::supervisor::{LockReply, SupervisorMsg};
+use super::{BackupMsg, BackupState, RunningBackup, StartResult, backup_holder};
+use crate::child::PreUpgradeResult;
+use crate::effects::{EventReason, JobObservation, JobState};
+use crate::lock_client::{LockCallError, LockReply, OperationReport};
 
 impl BackupState {
     pub(super) async fn request_lock(
         &self,
         kind: BackupKind,
         job_name: &str,
-    ) -> Result<LockReply, String> {
-        let request = AcquireRequest {
-            operation: Operation::Backup,
-            holder: HolderRef::BackupJob(job_name.to_string()).to_string(),
-            message: format!("{kind} backup Job {job_name}"),
-            override_existing: false,
-        };
-        let call = self
-            .supervisor
-            .call(
-                |reply| SupervisorMsg::AcquireLock { request, reply },
-                Some(LOCK_CALL_TIMEOUT),
+    ) -> Result<LockReply, LockCallError> {
+        self.lock
+            .acquire(
+                &backup_holder(job_name),
+                format!("{kind} backup Job {job_name}"),
+                false,
             )
-            .await;
-        match call {
-            Ok(CallResult::Success(reply)) => Ok(reply),
-            Ok(CallResult::Timeout) => Err("the supervisor did not answer in time".into()),
-            Ok(CallResult::SenderError) => Err("the supervisor dropped the request".into()),
-            Err(error) => Err(format!("the supervisor is unreachable: {error}")),
-        }
+            .await
     }
 
     pub(super) async fn start(
@@ -66,8 +50,13 @@ impl BackupState {
                         self.lock_denied(&origin, operation, &held_by).await;
                         return StartResult::DecideAgain;
                     }
-                    Ok(LockReply::Unavailable { reason }) | Err(reason) => {
+                    Ok(LockReply::Unavailable { reason }) => {
                         tracing::warn!(cluster = %self.key, job = %job_name, %reason, "lock unavailable; retrying");
+                        self.arm_retry(myself);
+                        return StartResult::RetryLater;
+                    }
+                    Err(error) => {
+                        tracing::warn!(cluster = %self.key, job = %job_name, %error, "lock unavailable; retrying");
                         self.arm_retry(myself);
                         return StartResult::RetryLater;
                     }
@@ -88,7 +77,7 @@ impl BackupState {
             },
         };
         let created = self
-            .effects
+            .backup_effects
             .jobs
             .create_backup_job(&self.cluster, &request)
             .await;
@@ -173,9 +162,19 @@ impl BackupState {
     /// A Job found under the deterministic name was created before an operator restart and may have ended
     /// already; the watch does not report its end again, so record it now instead of holding the lock forever.
     pub(super) async fn catch_up_existing_job(&mut self, job_name: &str) {
-        let holder = HolderRef::BackupJob(job_name.to_string());
-        match self.effects.holders.probe_holder(&self.key, &holder).await {
-            Ok(HolderLiveness::Finished(Some(job))) => self.job_observed(job).await,
+        let read = self
+            .backup_effects
+            .job_reader
+            .job_state(&self.key.namespace, job_name)
+            .await;
+        match read {
+            Ok(state) if state.is_terminal() && state != JobState::Missing => {
+                self.job_observed(JobObservation {
+                    job_name: job_name.to_string(),
+                    state,
+                })
+                .await;
+            }
             Ok(_) => {}
             Err(error) => {
                 // The Job's next watch event, or the next supervisor start's adoption, still records it.
@@ -214,12 +213,7 @@ impl BackupState {
     }
 
     pub(super) fn release_lock(&self, job_name: &str, epoch: u64) {
-        let holder = HolderRef::BackupJob(job_name.to_string()).to_string();
-        if self
-            .supervisor
-            .cast(SupervisorMsg::ReleaseLock { holder, epoch })
-            .is_err()
-        {
+        if self.lock.release(&backup_holder(job_name), epoch).is_err() {
             tracing::warn!(cluster = %self.key, job = job_name, "supervisor gone; lock release left to adoption");
         }
     }
@@ -293,12 +287,10 @@ impl BackupState {
                 },
             });
         }
-        let _ = self
-            .supervisor
-            .cast(SupervisorMsg::BackupFinished(BackupSummary {
-                job_name: running.job_name,
-                kind: running.kind,
-                succeeded: outcome.is_success(),
-            }));
+        self.lock.report(OperationReport {
+            holder: backup_holder(&running.job_name),
+            detail: format!("{} backup", running.kind),
+            succeeded: outcome.is_success(),
+        });
     }
 }

@@ -1,47 +1,16 @@
-//! Messages of the backup actor and what it reports back.
+//! Messages of the backup actor and what it starts with.
 
 use std::sync::Arc;
 
-use openbao_crds::{BackupKind, OpenBaoCluster};
-use ractor::{ActorRef, RpcReplyPort};
+use openbao_crds::OpenBaoCluster;
+use ractor::RpcReplyPort;
 
+use super::effects::BackupEffects;
+use crate::child::{ChildEvent, PreUpgradeResult, ResumedWork};
 use crate::cluster_key::ClusterKey;
 use crate::effects::{ClusterEffects, JobObservation};
+use crate::lock_client::LockClient;
 use crate::metrics::MailboxGauge;
-use crate::supervisor::SupervisorMsg;
-
-/// A backup Job that was running when the actor (re)started, taken from the persisted lock.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ResumedBackup {
-    pub job_name: String,
-    pub epoch: u64,
-    /// The Job ended already: record it and release the lock at once.
-    pub finished: Option<JobObservation>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PreUpgradeResult {
-    Succeeded {
-        job_name: String,
-        key: String,
-    },
-    Failed {
-        reason: String,
-        message: String,
-    },
-    /// Not attempted (no `spec.backup`, stale epoch, actor restarting).
-    Refused {
-        reason: String,
-    },
-}
-
-/// Outcome report to the supervisor.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BackupSummary {
-    pub job_name: String,
-    pub kind: BackupKind,
-    pub succeeded: bool,
-}
 
 pub enum BackupMsg {
     ClusterObserved(Arc<OpenBaoCluster>),
@@ -59,11 +28,32 @@ pub enum BackupMsg {
     },
 }
 
+impl From<ChildEvent> for BackupMsg {
+    fn from(event: ChildEvent) -> Self {
+        match event {
+            ChildEvent::ClusterObserved(cluster) => Self::ClusterObserved(cluster),
+            ChildEvent::JobObserved(job) => Self::JobObserved(job),
+            ChildEvent::LockReleased => Self::LockReleased,
+            ChildEvent::PreUpgradeSnapshot {
+                upgrade_id,
+                epoch,
+                reply,
+            } => Self::PreUpgradeSnapshot {
+                upgrade_id,
+                epoch,
+                reply,
+            },
+        }
+    }
+}
+
 pub struct BackupArgs {
     pub key: ClusterKey,
     pub cluster: Arc<OpenBaoCluster>,
     pub effects: ClusterEffects,
-    pub supervisor: ActorRef<SupervisorMsg>,
-    pub resume: Option<ResumedBackup>,
+    pub backup_effects: BackupEffects,
+    pub lock: LockClient,
+    /// A backup Job that held the lock when the actor (re)started.
+    pub resume: Option<ResumedWork>,
     pub mailbox: MailboxGauge,
 }

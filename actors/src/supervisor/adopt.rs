@@ -1,47 +1,58 @@
-//! What a (re)starting supervisor does with a lock it finds persisted: the pure half of adoption.
+//! What a (re)starting child does with a lock it finds persisted: the pure half of adoption.
 //!
-//! The persisted holder names the object that keeps the lock alive (see [`HolderRef`]). The supervisor probes it
-//! and decides here: an active holder keeps the lock; a backup Job that finished is handed to the backup actor,
-//! which records the outcome and releases the lock like any finished backup; anything else that is gone has
-//! its lock released at once, so a crash never leaves the cluster locked forever.
+//! The persisted holder names the object that keeps the lock alive (see [`HolderId`]); the child that owns the
+//! holder's operation probes it and the supervisor decides here: a live holder keeps the lock and its child resumes
+//! the work; a Job that finished is handed to its child, which records the outcome and releases the lock like any
+//! finished operation; a holder that is gone has its lock released at once, so a crash never leaves the cluster
+//! locked forever. Only what this operator cannot judge (a holder it did not write, an operation no child owns) is
+//! kept.
 
-use crate::effects::{HolderLiveness, JobObservation};
-use crate::holder::HolderRef;
+use crate::child::ResumedWork;
+use crate::effects::HolderLiveness;
+use crate::holder::HolderId;
+
+/// What the owning child's probe said of the holder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProbeResult {
+    Answered(HolderLiveness),
+    /// The probe failed (API error): unknown.
+    Failed,
+    /// No child owns the holder's operation, or the holder is not one this operator writes.
+    NoOwner,
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AdoptDecision {
     /// No lock persisted.
     Free,
-    /// The holder is still working: keep the lock. A backup Job is resumed by the backup actor.
-    Keep { resume_backup_job: Option<String> },
-    /// The backup Job finished while nobody watched: the backup actor records it, then releases the lock.
-    FinishBackup { job: JobObservation },
+    /// Keep the lock; nobody here resumes it (its owner is elsewhere).
+    Keep,
+    /// Keep the lock; the owning child resumes the work (and records it at once when it finished).
+    Resume(ResumedWork),
     /// The holder is gone: release the lock now.
     Release { reason: String },
 }
 
-pub fn decide_adoption(
-    holder: Option<&HolderRef>,
-    liveness: Option<HolderLiveness>,
-) -> AdoptDecision {
-    let Some(holder) = holder else {
+pub fn decide_adoption(held: Option<(HolderId, u64)>, probe: ProbeResult) -> AdoptDecision {
+    let Some((holder, epoch)) = held else {
         return AdoptDecision::Free;
     };
-    let backup_job = match holder {
-        HolderRef::BackupJob(job) => Some(job.clone()),
-        _ => None,
+    let resume = |finished| {
+        AdoptDecision::Resume(ResumedWork {
+            holder: holder.clone(),
+            epoch,
+            finished,
+        })
     };
-    match (liveness, backup_job) {
-        (Some(HolderLiveness::Active), resume_backup_job) => {
-            AdoptDecision::Keep { resume_backup_job }
-        }
-        // Could not probe (API error): keeping the lock is the safe side; the next restart or release retries.
-        (None, resume_backup_job) => AdoptDecision::Keep { resume_backup_job },
-        (Some(HolderLiveness::Finished(Some(job))), Some(_)) => AdoptDecision::FinishBackup { job },
-        (Some(HolderLiveness::Finished(_)), _) => AdoptDecision::Release {
+    match probe {
+        ProbeResult::NoOwner => AdoptDecision::Keep,
+        // Unknown never frees the lock: the next restart or the holder's own release settles it.
+        ProbeResult::Failed | ProbeResult::Answered(HolderLiveness::Active) => resume(None),
+        ProbeResult::Answered(HolderLiveness::Finished(Some(job))) => resume(Some(job)),
+        ProbeResult::Answered(HolderLiveness::Finished(None)) => AdoptDecision::Release {
             reason: format!("holder {holder} finished while the operator was not watching"),
         },
-        (Some(HolderLiveness::Missing), _) => AdoptDecision::Release {
+        ProbeResult::Answered(HolderLiveness::Missing) => AdoptDecision::Release {
             reason: format!("holder {holder} no longer exists"),
         },
     }
@@ -50,14 +61,15 @@ pub fn decide_adoption(
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
+    use openbao_crds::Operation;
 
     use super::*;
-    use crate::effects::JobState;
+    use crate::effects::{JobObservation, JobState};
 
     #[test]
     fn adoption_table() {
-        let job = HolderRef::BackupJob("c-backup-202601010300".into());
-        let restore = HolderRef::Restore("r1".into());
+        let job = HolderId::new(Operation::Backup, "c-backup-202601010300");
+        let restore = HolderId::new(Operation::Restore, "r1");
         let finished = JobObservation {
             job_name: "c-backup-202601010300".into(),
             state: JobState::Succeeded {
@@ -65,39 +77,49 @@ mod tests {
                 termination_message: None,
             },
         };
-        assert_eq!(decide_adoption(None, None), AdoptDecision::Free);
+        let resumed = |holder: &HolderId, finished| {
+            AdoptDecision::Resume(ResumedWork {
+                holder: holder.clone(),
+                epoch: 4,
+                finished,
+            })
+        };
+        let held = |holder: &HolderId| Some((holder.clone(), 4));
+        let answered = ProbeResult::Answered;
         assert_eq!(
-            decide_adoption(Some(&job), Some(HolderLiveness::Active)),
-            AdoptDecision::Keep {
-                resume_backup_job: Some("c-backup-202601010300".into())
-            }
+            decide_adoption(None, ProbeResult::NoOwner),
+            AdoptDecision::Free
         );
         assert_eq!(
-            decide_adoption(Some(&restore), Some(HolderLiveness::Active)),
-            AdoptDecision::Keep {
-                resume_backup_job: None
-            }
+            decide_adoption(held(&job), answered(HolderLiveness::Active)),
+            resumed(&job, None)
         );
         assert_eq!(
-            decide_adoption(Some(&restore), None),
-            AdoptDecision::Keep {
-                resume_backup_job: None
-            },
+            decide_adoption(held(&restore), answered(HolderLiveness::Active)),
+            resumed(&restore, None)
+        );
+        assert_eq!(
+            decide_adoption(held(&restore), ProbeResult::Failed),
+            resumed(&restore, None),
             "an unknown state never frees the lock"
         );
         assert_eq!(
+            decide_adoption(held(&restore), ProbeResult::NoOwner),
+            AdoptDecision::Keep
+        );
+        assert_eq!(
             decide_adoption(
-                Some(&job),
-                Some(HolderLiveness::Finished(Some(finished.clone())))
+                held(&job),
+                answered(HolderLiveness::Finished(Some(finished.clone())))
             ),
-            AdoptDecision::FinishBackup { job: finished }
+            resumed(&job, Some(finished))
         );
         assert!(matches!(
-            decide_adoption(Some(&job), Some(HolderLiveness::Missing)),
+            decide_adoption(held(&job), answered(HolderLiveness::Missing)),
             AdoptDecision::Release { .. }
         ));
         assert!(matches!(
-            decide_adoption(Some(&restore), Some(HolderLiveness::Finished(None))),
+            decide_adoption(held(&restore), answered(HolderLiveness::Finished(None))),
             AdoptDecision::Release { .. }
         ));
     }

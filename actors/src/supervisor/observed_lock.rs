@@ -6,7 +6,7 @@ use crate::lock::LockHolding;
 
 /// Whether `observed` (from a watch event) names another holding than `known`: a different holder or epoch, or
 /// held on one side only.
-pub fn differs(
+pub fn names_another_holding(
     observed: Option<&openbao_crds::OperationLock>,
     known: Option<&LockHolding>,
 ) -> bool {
@@ -52,8 +52,8 @@ mod tests {
 
     #[test]
     fn same_holder_and_epoch_is_no_change() {
-        assert!(!differs(None, None));
-        assert!(!differs(
+        assert!(!names_another_holding(None, None));
+        assert!(!names_another_holding(
             Some(&observed("backup/j1", 3)),
             Some(&known("backup/j1", 3))
         ));
@@ -62,14 +62,20 @@ mod tests {
     #[test]
     fn release_take_over_or_new_epoch_is_a_change() {
         // Released outside (e.g. the upgrade finished and cleared its lock).
-        assert!(differs(None, Some(&known("upgrade/2.5.0", 7))));
+        assert!(names_another_holding(
+            None,
+            Some(&known("upgrade/2.5.0", 7))
+        ));
         // Taken outside while the supervisor thought it free.
-        assert!(differs(Some(&observed("upgrade/2.5.0", 7)), None));
-        assert!(differs(
+        assert!(names_another_holding(
+            Some(&observed("upgrade/2.5.0", 7)),
+            None
+        ));
+        assert!(names_another_holding(
             Some(&observed("upgrade/2.5.0", 7)),
             Some(&known("backup/j1", 7))
         ));
-        assert!(differs(
+        assert!(names_another_holding(
             Some(&observed("backup/j1", 8)),
             Some(&known("backup/j1", 7))
         ));

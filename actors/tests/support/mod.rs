@@ -10,18 +10,22 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use futures::future::BoxFuture;
+use openbao_actors::backup::effects::{
+    BackupJobRequest, BackupJobs, BackupStatusWriter, JobCreation,
+};
+use openbao_actors::backup::{BackupChild, BackupEffects};
+use openbao_actors::child::ChildSpecs;
 use openbao_actors::clock::ManualClock;
 use openbao_actors::cluster_key::ClusterKey;
 use openbao_actors::effects::{
-    BackupJobRequest, BackupJobs, BackupStatusWriter, ClusterEffects, ClusterEvent,
-    ConditionUpdate, EffectError, EventReason, EventRecorder, HolderLiveness, HolderProbe,
-    JobCreation, JobObservation, JobState, LockStore, PersistError, PersistedLock,
+    ClusterEffects, ClusterEvent, ConditionUpdate, EffectError, EventReason, EventRecorder,
+    JobObservation, JobReader, JobState, LockStore, PersistError, PersistedLock, source_from,
 };
-use openbao_actors::holder::HolderRef;
 use openbao_actors::manager::{ClusterManager, ManagerArgs, ManagerMsg};
 use openbao_actors::metrics::{ActorKind, ActorMetrics};
+use openbao_actors::restore::{RestoreChild, RestoreReader, RestoreRecord};
 use openbao_actors::supervisor::{
-    ClusterSupervisor, SupervisorArgs, SupervisorMsg, SupervisorSnapshot,
+    ClusterSupervisor, SupervisorArgs, SupervisorMsg, SupervisorView,
 };
 use openbao_crds::{BackupStatus, OpenBaoCluster, Operation};
 use ractor::{Actor, ActorRef};
@@ -104,13 +108,23 @@ impl FakeCluster {
     pub fn effects(self: &Arc<Self>) -> ClusterEffects {
         ClusterEffects {
             locks: self.clone(),
-            holders: self.clone(),
-            jobs: self.clone(),
-            backup_status: self.clone(),
             events: self.clone(),
             clock: self.clock.clone(),
             metrics: self.clone(),
         }
+    }
+
+    /// The children the operator runs, each backed by this fake.
+    pub fn children(self: &Arc<Self>) -> ChildSpecs {
+        let backup = BackupEffects {
+            jobs: self.clone(),
+            status: self.clone(),
+            job_reader: self.clone(),
+        };
+        Arc::new([
+            Arc::new(BackupChild::new(backup)),
+            Arc::new(RestoreChild::new(self.clone())),
+        ])
     }
 
     pub fn world(&self) -> MutexGuard<'_, World> {
@@ -155,6 +169,7 @@ impl FakeCluster {
             key: key(),
             cluster: Arc::new(cluster),
             effects: self.effects(),
+            children: self.children(),
             mailbox: Default::default(),
         };
         let (supervisor, _) = Actor::spawn(None, ClusterSupervisor, args)
@@ -170,6 +185,7 @@ pub async fn start_manager(fake: &Arc<FakeCluster>) -> ActorRef<ManagerMsg> {
         ClusterManager,
         ManagerArgs {
             effects: fake.effects(),
+            children: fake.children(),
         },
     )
     .await
@@ -177,7 +193,7 @@ pub async fn start_manager(fake: &Arc<FakeCluster>) -> ActorRef<ManagerMsg> {
     manager
 }
 
-pub async fn inspect(supervisor: &ActorRef<SupervisorMsg>) -> SupervisorSnapshot {
+pub async fn inspect(supervisor: &ActorRef<SupervisorMsg>) -> SupervisorView {
     ractor::call_t!(supervisor, SupervisorMsg::Inspect, 10_000).expect("supervisor answers")
 }
 
@@ -198,7 +214,9 @@ impl LockStore for FakeCluster {
         _: &'a ClusterKey,
     ) -> BoxFuture<'a, Result<PersistedLock, PersistError>> {
         if take_one(&mut self.world().read_lock_failures) {
-            return ready(Err(PersistError::Api("injected read failure".into())));
+            return ready(Err(PersistError::Api {
+                source: source_from("injected read failure"),
+            }));
         }
         let world = self.world();
         ready(Ok(PersistedLock {
@@ -244,28 +262,34 @@ impl LockStore for FakeCluster {
     }
 }
 
-impl HolderProbe for FakeCluster {
-    fn probe_holder<'a>(
+impl JobReader for FakeCluster {
+    fn job_state<'a>(
         &'a self,
-        _: &'a ClusterKey,
-        holder: &'a HolderRef,
-    ) -> BoxFuture<'a, Result<HolderLiveness, EffectError>> {
-        let world = self.world();
-        let liveness = match holder {
-            HolderRef::BackupJob(job) => match world.jobs.get(job) {
-                Some(JobState::Active) => HolderLiveness::Active,
-                None | Some(JobState::Missing) => HolderLiveness::Missing,
-                Some(finished) => HolderLiveness::Finished(Some(JobObservation {
-                    job_name: job.clone(),
-                    state: finished.clone(),
-                })),
-            },
-            HolderRef::Restore(name) if world.active_restores.contains(name) => {
-                HolderLiveness::Active
-            }
-            _ => HolderLiveness::Missing,
+        _: &'a str,
+        job_name: &'a str,
+    ) -> BoxFuture<'a, Result<JobState, EffectError>> {
+        let state = self
+            .world()
+            .jobs
+            .get(job_name)
+            .cloned()
+            .unwrap_or(JobState::Missing);
+        ready(Ok(state))
+    }
+}
+
+impl RestoreReader for FakeCluster {
+    fn read_restore<'a>(
+        &'a self,
+        _: &'a str,
+        name: &'a str,
+    ) -> BoxFuture<'a, Result<RestoreRecord, EffectError>> {
+        let record = if self.world().active_restores.contains(name) {
+            RestoreRecord::Present(Some(openbao_crds::RestorePhase::Running))
+        } else {
+            RestoreRecord::Missing
         };
-        ready(Ok(liveness))
+        ready(Ok(record))
     }
 }
 
@@ -415,4 +439,18 @@ pub fn foreign_lock(operation: Operation, holder: &str, epoch: i64) -> openbao_c
         renewed_at: None,
         epoch,
     }
+}
+
+/// A backup Job's event, as the manager routes it to the supervisor.
+pub fn backup_job_observed(job: JobObservation) -> SupervisorMsg {
+    SupervisorMsg::JobObserved {
+        operation: Operation::Backup,
+        job,
+    }
+}
+
+/// Whether the supervisor's backup child runs, and how often it was restarted.
+pub fn backup_child(view: &SupervisorView) -> (bool, u32) {
+    let child = view.child(Operation::Backup).expect("a backup child");
+    (child.alive, child.restarts)
 }

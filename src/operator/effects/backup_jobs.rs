@@ -1,12 +1,18 @@
 //! Creates backup Jobs (and the per-cluster ServiceAccount they run as). A Job that exists already under the
 //! deterministic name is the same backup, reported as `AlreadyExisted`.
 
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
 use futures::future::BoxFuture;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::ServiceAccount;
 use kube::Api;
 use kube::api::{Patch, PostParams};
-use openbao_actors::effects::{BackupJobRequest, BackupJobs, EffectError, JobCreation};
+use openbao_actors::backup::effects::{BackupJobRequest, BackupJobs, JobCreation};
+use openbao_actors::cluster_key::ClusterKey;
+use openbao_actors::effects::EffectError;
 use openbao_crds::{OpenBaoCluster, OpenBaoClusterStatus};
 use serde_json::json;
 
@@ -19,10 +25,22 @@ use crate::jobs::{JobSettings, backup_job, backup_service_account};
 /// ~30 MB of Jobs waiting for an API connection before this bound).
 const CONCURRENT_JOB_CREATIONS: usize = 16;
 
+/// How long a ServiceAccount made true is trusted without a look.
+const ENSURE_AGAIN_AFTER: Duration = Duration::from_secs(600);
+
+struct Ensured {
+    annotations: BTreeMap<String, String>,
+    at: Instant,
+}
+
 pub struct KubeBackupJobs {
     client: kube::Client,
     settings: JobSettings,
     in_flight: tokio::sync::Semaphore,
+    /// The ServiceAccount annotations last made true per cluster, and when: a Job of an unchanged cluster needs
+    /// no ServiceAccount round trips (a thousand clusters firing together would double the API load otherwise),
+    /// yet a ServiceAccount deleted by hand comes back within [`ENSURE_AGAIN_AFTER`].
+    ensured: Mutex<HashMap<ClusterKey, Ensured>>,
 }
 
 impl KubeBackupJobs {
@@ -31,16 +49,54 @@ impl KubeBackupJobs {
             client,
             settings,
             in_flight: tokio::sync::Semaphore::new(CONCURRENT_JOB_CREATIONS),
+            ensured: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Creates the ServiceAccount, or brings its annotations in line with `spec.backup.target`.
+    fn ensured(&self) -> std::sync::MutexGuard<'_, HashMap<ClusterKey, Ensured>> {
+        self.ensured
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Creates the ServiceAccount, or brings its annotations in line with `spec.backup.target`; skipped when this
+    /// process made the same annotations true already.
     async fn ensure_service_account(&self, cluster: &OpenBaoCluster) -> Result<(), EffectError> {
-        let wanted =
-            backup_service_account(cluster).map_err(|error| EffectError::Api(error.to_string()))?;
+        let wanted = backup_service_account(cluster).map_err(|error| EffectError::Build {
+            context: "cannot build the backup ServiceAccount".into(),
+            source: Arc::new(error),
+        })?;
         let namespace = wanted.metadata.namespace.clone().unwrap_or_default();
         let name = wanted.metadata.name.clone().unwrap_or_default();
-        let api: Api<ServiceAccount> = Api::namespaced(self.client.clone(), &namespace);
+        let key = ClusterKey::new(
+            namespace.clone(),
+            cluster.metadata.name.clone().unwrap_or_default(),
+        );
+        let wanted_annotations = wanted.metadata.annotations.clone().unwrap_or_default();
+        let fresh = self.ensured().get(&key).is_some_and(|ensured| {
+            ensured.annotations == wanted_annotations && ensured.at.elapsed() < ENSURE_AGAIN_AFTER
+        });
+        if fresh {
+            return Ok(());
+        }
+        self.create_or_annotate(&namespace, &name, wanted).await?;
+        self.ensured().insert(
+            key,
+            Ensured {
+                annotations: wanted_annotations,
+                at: Instant::now(),
+            },
+        );
+        Ok(())
+    }
+
+    async fn create_or_annotate(
+        &self,
+        namespace: &str,
+        name: &str,
+        wanted: ServiceAccount,
+    ) -> Result<(), EffectError> {
+        let api: Api<ServiceAccount> = Api::namespaced(self.client.clone(), namespace);
         let params = PostParams {
             field_manager: Some(FIELD_MANAGER.to_string()),
             ..PostParams::default()
@@ -50,17 +106,16 @@ impl KubeBackupJobs {
             Err(error) => match ApiFailure::from(error) {
                 ApiFailure::AlreadyExists => {}
                 other => {
-                    return Err(EffectError::Api(format!(
-                        "cannot create ServiceAccount {namespace}/{name}: {}",
-                        other.message()
+                    return Err(other.into_effect_error(format!(
+                        "cannot create ServiceAccount {namespace}/{name}"
                     )));
                 }
             },
         }
-        let existing = api
-            .get(&name)
-            .await
-            .map_err(|error| EffectError::Api(ApiFailure::from(error).message()))?;
+        let existing = api.get(name).await.map_err(|error| {
+            ApiFailure::from(error)
+                .into_effect_error(format!("cannot read ServiceAccount {namespace}/{name}"))
+        })?;
         let wanted_annotations = wanted.metadata.annotations.unwrap_or_default();
         let current = existing.metadata.annotations.unwrap_or_default();
         let missing = wanted_annotations
@@ -68,9 +123,13 @@ impl KubeBackupJobs {
             .any(|(key, value)| current.get(key) != Some(value));
         if missing {
             let patch = json!({"metadata": {"annotations": wanted_annotations}});
-            api.patch(&name, &patch_params(), &Patch::Merge(&patch))
+            api.patch(name, &patch_params(), &Patch::Merge(&patch))
                 .await
-                .map_err(|error| EffectError::Api(ApiFailure::from(error).message()))?;
+                .map_err(|error| {
+                    ApiFailure::from(error).into_effect_error(format!(
+                        "cannot annotate ServiceAccount {namespace}/{name}"
+                    ))
+                })?;
         }
         Ok(())
     }
@@ -106,15 +165,9 @@ impl KubeBackupJobs {
         let namespace = cluster.metadata.namespace.clone().unwrap_or_default();
         let name = cluster.metadata.name.clone().unwrap_or_default();
         let api: Api<OpenBaoCluster> = Api::namespaced(self.client.clone(), &namespace);
-        let current = api
-            .get(&name)
-            .await
-            .map_err(|error| match ApiFailure::from(error) {
-                ApiFailure::NotFound => {
-                    EffectError::NotFound(format!("OpenBaoCluster {namespace}/{name}"))
-                }
-                other => EffectError::Api(other.message()),
-            })?;
+        let current = api.get(&name).await.map_err(|error| {
+            ApiFailure::from(error).into_effect_error(format!("OpenBaoCluster {namespace}/{name}"))
+        })?;
         fence(current.status.as_ref(), request).map_err(EffectError::Fenced)
     }
 }
@@ -128,8 +181,16 @@ impl BackupJobs for KubeBackupJobs {
         Box::pin(async move {
             // Never closed, so acquiring cannot fail.
             let _permit = self.in_flight.acquire().await.ok();
-            let job = backup_job(cluster, request, &self.settings)
-                .map_err(|error| EffectError::Api(format!("{}: {error}", error.reason())))?;
+            let job = backup_job(cluster, request, &self.settings).map_err(|error| {
+                EffectError::Build {
+                    context: format!(
+                        "cannot build backup Job {}: {}",
+                        request.job_name,
+                        error.reason()
+                    ),
+                    source: Arc::new(error),
+                }
+            })?;
             self.ensure_service_account(cluster).await?;
             self.check_fence(cluster, request).await?;
             let namespace = job.metadata.namespace.clone().unwrap_or_default();
@@ -142,10 +203,9 @@ impl BackupJobs for KubeBackupJobs {
                 Ok(_) => Ok(JobCreation::Created),
                 Err(error) => match ApiFailure::from(error) {
                     ApiFailure::AlreadyExists => Ok(JobCreation::AlreadyExisted),
-                    other => Err(EffectError::Api(format!(
-                        "cannot create Job {namespace}/{}: {}",
-                        request.job_name,
-                        other.message()
+                    other => Err(other.into_effect_error(format!(
+                        "cannot create Job {namespace}/{}",
+                        request.job_name
                     ))),
                 },
             }

@@ -12,6 +12,7 @@ use openbao_actors::cluster_key::ClusterKey;
 use openbao_actors::effects::{ClusterEvent, EffectError, EventReason, EventRecorder};
 use openbao_crds::OpenBaoCluster;
 
+use super::api_error::ApiFailure;
 use crate::metrics::OperatorMetrics;
 
 /// The Events API limit on `note`.
@@ -105,7 +106,9 @@ impl EventRecorder for KubeEvents {
             self.recorder
                 .publish(&published, &self.reference(cluster))
                 .await
-                .map_err(|error| EffectError::Api(error.to_string()))
+                .map_err(|error| {
+                    ApiFailure::from(error).into_effect_error("cannot record an Event")
+                })
         })
     }
 }

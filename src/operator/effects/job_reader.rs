@@ -1,11 +1,13 @@
-//! Reads a Job's state and the executor's report from its Pod: shared by the Job watcher and the holder probe.
+//! Reads a Job's state and the executor's report from its Pod: shared by the Job watcher and the children's lock
+//! probes.
 
 use chrono::Utc;
+use futures::future::BoxFuture;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::api::ListParams;
-use openbao_actors::effects::JobState;
+use openbao_actors::effects::{EffectError, JobState};
 
 use super::api_error::ApiFailure;
 use crate::operator::job_state::{JobPhase, termination_message};
@@ -59,5 +61,19 @@ impl JobReader {
                 None
             }
         }
+    }
+}
+
+impl openbao_actors::effects::JobReader for JobReader {
+    fn job_state<'a>(
+        &'a self,
+        namespace: &'a str,
+        job_name: &'a str,
+    ) -> BoxFuture<'a, Result<JobState, EffectError>> {
+        Box::pin(async move {
+            self.read(namespace, job_name).await.map_err(|failure| {
+                failure.into_effect_error(format!("cannot read Job {namespace}/{job_name}"))
+            })
+        })
     }
 }

@@ -31,13 +31,7 @@ impl KubeLockStore {
 }
 
 fn persist_error(failure: ApiFailure, expected: &str) -> PersistError {
-    match failure {
-        ApiFailure::Conflict => PersistError::Conflict {
-            expected: expected.to_string(),
-        },
-        ApiFailure::NotFound => PersistError::NotFound,
-        other => PersistError::Api(other.message()),
-    }
+    failure.into_persist_error(expected)
 }
 
 impl LockStore for KubeLockStore {

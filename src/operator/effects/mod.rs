@@ -1,28 +1,32 @@
-//! Kubernetes implementations of the actors' effect traits (`openbao_actors::effects`). Each method is one or
-//! two short API calls; none waits for a Job.
+//! Kubernetes implementations of the actors' effect traits: the shared bundle (`openbao_actors::effects`) and
+//! each child's own. [`kube_children`] is the list of children every cluster supervisor runs: adding an operation
+//! is one entry there plus its child module.
 
 mod api_error;
 mod backup_jobs;
 mod events;
-mod holder_probe;
 mod job_reader;
 mod lock_store;
+mod restore_reader;
 mod status_writer;
 
 use std::sync::Arc;
 
 use kube::api::PatchParams;
 use kube::runtime::reflector::Store;
+use openbao_actors::backup::{BackupChild, BackupEffects};
+use openbao_actors::child::ChildSpecs;
 use openbao_actors::clock::{Clock, SystemClock};
 use openbao_actors::effects::ClusterEffects;
-use openbao_crds::OpenBaoCluster;
+use openbao_actors::restore::RestoreChild;
+use openbao_crds::{OpenBaoCluster, Operation};
 
 pub use api_error::ApiFailure;
 pub use backup_jobs::KubeBackupJobs;
 pub use events::KubeEvents;
-pub use holder_probe::KubeHolderProbe;
 pub use job_reader::JobReader;
 pub use lock_store::KubeLockStore;
+pub use restore_reader::KubeRestoreReader;
 pub use status_writer::{KubeStatusWriter, backup_status_patch};
 
 use crate::jobs::JobSettings;
@@ -38,22 +42,40 @@ pub fn patch_params() -> PatchParams {
     }
 }
 
-/// Everything the actors need, wired to `client`.
+/// What every actor needs, wired to `client`.
 pub fn kube_effects(
     client: kube::Client,
-    job_settings: JobSettings,
     clusters: Store<OpenBaoCluster>,
     instance: Option<String>,
     metrics: Arc<OperatorMetrics>,
 ) -> ClusterEffects {
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     ClusterEffects {
         locks: Arc::new(KubeLockStore::new(client.clone(), metrics.clone())),
-        holders: Arc::new(KubeHolderProbe::new(client.clone())),
-        jobs: Arc::new(KubeBackupJobs::new(client.clone(), job_settings)),
-        backup_status: Arc::new(KubeStatusWriter::new(client.clone(), clock.clone())),
         events: Arc::new(KubeEvents::new(client, instance, clusters, metrics.clone())),
-        clock,
+        clock: Arc::new(SystemClock),
         metrics,
     }
+}
+
+/// The children of every cluster supervisor, one per operation, each with its own effects.
+pub fn kube_children(
+    client: kube::Client,
+    job_settings: JobSettings,
+    clusters: Store<OpenBaoCluster>,
+) -> ChildSpecs {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let backup = BackupEffects {
+        jobs: Arc::new(KubeBackupJobs::new(client.clone(), job_settings)),
+        status: Arc::new(KubeStatusWriter::new(client.clone(), clock, clusters)),
+        job_reader: Arc::new(JobReader::new(client.clone())),
+    };
+    Arc::new([
+        Arc::new(BackupChild::new(backup)),
+        Arc::new(RestoreChild::new(Arc::new(KubeRestoreReader::new(client)))),
+    ])
+}
+
+/// The operations whose Jobs the children take (their Job events are routed; others are ignored).
+pub fn child_operations(children: &ChildSpecs) -> std::collections::HashSet<Operation> {
+    children.iter().map(|child| child.operation()).collect()
 }

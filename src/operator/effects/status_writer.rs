@@ -1,15 +1,21 @@
 //! `status.backup` (written whole) and conditions (merged by type). The write is computed as a diff against the
-//! object just read, so repeating it patches nothing, and it is conditioned on that read's resourceVersion so a
-//! concurrent condition write by another actor is never lost (409 → read and diff again).
+//! object as last seen, so repeating it patches nothing, and it is conditioned on that object's resourceVersion
+//! so a concurrent condition write by another actor is never lost (409 → read and diff again).
+//!
+//! The first attempt diffs against the watch cache's copy, so the usual write is one PATCH and no GET. A cache
+//! that lags only costs a 409 and a GET; a diff that comes out empty is confirmed with a GET, because a lagging
+//! cache could otherwise hide a change the API server does not show yet.
 
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use kube::Api;
 use kube::api::Patch;
+use kube::runtime::reflector::{ObjectRef, Store};
+use openbao_actors::backup::effects::BackupStatusWriter;
 use openbao_actors::clock::Clock;
 use openbao_actors::cluster_key::ClusterKey;
-use openbao_actors::effects::{BackupStatusWriter, ConditionUpdate, EffectError};
+use openbao_actors::effects::{ConditionUpdate, EffectError};
 use openbao_crds::{BackupStatus, OpenBaoCluster};
 use serde_json::{Value, json};
 
@@ -22,11 +28,27 @@ const MAX_ATTEMPTS: usize = 5;
 pub struct KubeStatusWriter {
     client: kube::Client,
     clock: Arc<dyn Clock>,
+    clusters: Store<OpenBaoCluster>,
 }
 
 impl KubeStatusWriter {
-    pub fn new(client: kube::Client, clock: Arc<dyn Clock>) -> Self {
-        Self { client, clock }
+    pub fn new(
+        client: kube::Client,
+        clock: Arc<dyn Clock>,
+        clusters: Store<OpenBaoCluster>,
+    ) -> Self {
+        Self {
+            client,
+            clock,
+            clusters,
+        }
+    }
+
+    fn cached(&self, cluster: &ClusterKey) -> Option<OpenBaoCluster> {
+        let reference = ObjectRef::new(&cluster.name).within(&cluster.namespace);
+        self.clusters
+            .get(&reference)
+            .map(|cached| (*cached).clone())
     }
 }
 
@@ -68,18 +90,25 @@ impl BackupStatusWriter for KubeStatusWriter {
     ) -> BoxFuture<'a, Result<(), EffectError>> {
         Box::pin(async move {
             let api: Api<OpenBaoCluster> = Api::namespaced(self.client.clone(), &cluster.namespace);
-            let failed = |failure: ApiFailure| match failure {
-                ApiFailure::NotFound => EffectError::NotFound(format!("OpenBaoCluster {cluster}")),
-                other => EffectError::Api(other.message()),
+            let failed = |failure: ApiFailure| {
+                failure.into_effect_error(format!("status of OpenBaoCluster {cluster}"))
             };
+            let mut current = self.cached(cluster);
             for _ in 0..MAX_ATTEMPTS {
-                let current = api
-                    .get(&cluster.name)
-                    .await
-                    .map_err(|error| failed(error.into()))?;
+                let from_cache = current.is_some();
+                let object = match current.take() {
+                    Some(cached) => cached,
+                    None => api
+                        .get(&cluster.name)
+                        .await
+                        .map_err(|error| failed(error.into()))?,
+                };
                 let Some(patch) =
-                    backup_status_patch(&current, status, conditions, self.clock.now())
+                    backup_status_patch(&object, status, conditions, self.clock.now())
                 else {
+                    if from_cache {
+                        continue;
+                    }
                     return Ok(());
                 };
                 match api
@@ -93,9 +122,12 @@ impl BackupStatusWriter for KubeStatusWriter {
                     },
                 }
             }
-            Err(EffectError::Api(format!(
-                "status of {cluster} kept changing; gave up after {MAX_ATTEMPTS} conflicts"
-            )))
+            Err(EffectError::Api {
+                context: format!("status of OpenBaoCluster {cluster}"),
+                source: openbao_actors::effects::source_from(format!(
+                    "it kept changing; gave up after {MAX_ATTEMPTS} conflicts"
+                )),
+            })
         })
     }
 }

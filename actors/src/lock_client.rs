@@ -1,0 +1,97 @@
+//! The narrow handle a child actor has on its supervisor: take, renew and release the operation lock, and report
+//! an outcome. Children never see the supervisor's whole message type, so the supervisor may import its
+//! children without an import circle, and a child's test can answer lock calls with a fake.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
+use openbao_crds::Operation;
+
+use crate::holder::HolderId;
+use crate::lock::AcquireRequest;
+
+/// The answer to an acquire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LockReply {
+    /// The lock is held by the caller under `epoch`, and `status.operationLock` says so.
+    Granted { epoch: u64 },
+    Denied {
+        operation: Operation,
+        held_by: String,
+        since: DateTime<Utc>,
+    },
+    /// The lock could not be written (API error, repeated conflicts). Nothing was granted; retry later.
+    Unavailable { reason: String },
+}
+
+/// Why a lock call got no answer at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LockCallError {
+    #[error("the supervisor did not answer in time")]
+    Timeout,
+    #[error("the supervisor dropped the request")]
+    Dropped,
+    #[error("the supervisor is unreachable: {0}")]
+    Unreachable(String),
+}
+
+/// How an operation a child ran ended, for the supervisor's log and restart bookkeeping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperationReport {
+    pub holder: HolderId,
+    /// e.g. the backup kind; free text for the log.
+    pub detail: String,
+    pub succeeded: bool,
+}
+
+/// Implemented by the supervisor's handle; a test may implement it with a fake.
+pub trait LockService: Send + Sync {
+    fn acquire(&self, request: AcquireRequest) -> BoxFuture<'_, Result<LockReply, LockCallError>>;
+    fn release(&self, holder: &HolderId, epoch: u64) -> Result<(), LockCallError>;
+    fn report(&self, report: OperationReport);
+}
+
+/// What a child holds instead of its supervisor's `ActorRef`.
+#[derive(Clone)]
+pub struct LockClient(Arc<dyn LockService>);
+
+impl LockClient {
+    pub fn new(service: Arc<dyn LockService>) -> Self {
+        Self(service)
+    }
+
+    /// Asks for the lock for `holder`; `message` is shown in `status.operationLock.message`.
+    pub async fn acquire(
+        &self,
+        holder: &HolderId,
+        message: String,
+        override_existing: bool,
+    ) -> Result<LockReply, LockCallError> {
+        self.0
+            .acquire(AcquireRequest {
+                operation: holder.operation,
+                holder: holder.to_string(),
+                message,
+                override_existing,
+            })
+            .await
+    }
+
+    /// Re-acquires what `holder` holds under `epoch`: refreshes `renewedAt`. Anything but the same epoch means the
+    /// holder lost the lock.
+    pub async fn renew(&self, holder: &HolderId, epoch: u64, message: String) -> bool {
+        matches!(
+            self.acquire(holder, message, false).await,
+            Ok(LockReply::Granted { epoch: renewed }) if renewed == epoch
+        )
+    }
+
+    pub fn release(&self, holder: &HolderId, epoch: u64) -> Result<(), LockCallError> {
+        self.0.release(holder, epoch)
+    }
+
+    pub fn report(&self, report: OperationReport) {
+        self.0.report(report);
+    }
+}

@@ -1,0 +1,51 @@
+//! The supervisor side of [`LockClient`](crate::lock_client::LockClient): lock calls become supervisor messages.
+
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use ractor::ActorRef;
+use ractor::rpc::CallResult;
+
+use super::SupervisorMsg;
+use crate::holder::HolderId;
+use crate::lock::AcquireRequest;
+use crate::lock_client::{LockCallError, LockReply, LockService, OperationReport};
+
+/// How long a lock request may wait for the supervisor (which may be retrying a conflicting write).
+const LOCK_CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub(super) struct SupervisorLink(pub(super) ActorRef<SupervisorMsg>);
+
+impl LockService for SupervisorLink {
+    fn acquire(&self, request: AcquireRequest) -> BoxFuture<'_, Result<LockReply, LockCallError>> {
+        Box::pin(async move {
+            let call = self
+                .0
+                .call(
+                    |reply| SupervisorMsg::AcquireLock { request, reply },
+                    Some(LOCK_CALL_TIMEOUT),
+                )
+                .await;
+            match call {
+                Ok(CallResult::Success(reply)) => Ok(reply),
+                Ok(CallResult::Timeout) => Err(LockCallError::Timeout),
+                Ok(CallResult::SenderError) => Err(LockCallError::Dropped),
+                Err(error) => Err(LockCallError::Unreachable(error.to_string())),
+            }
+        })
+    }
+
+    fn release(&self, holder: &HolderId, epoch: u64) -> Result<(), LockCallError> {
+        self.0
+            .cast(SupervisorMsg::ReleaseLock {
+                holder: holder.to_string(),
+                epoch,
+            })
+            .map_err(|error| LockCallError::Unreachable(error.to_string()))
+    }
+
+    fn report(&self, report: OperationReport) {
+        // A supervisor that is gone has nobody to tell; its successor reads status.
+        let _ = self.0.cast(SupervisorMsg::OperationFinished(report));
+    }
+}
