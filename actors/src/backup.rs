@@ -288,7 +288,7 @@ impl BackupState {
         for _ in 0..MAX_DECISIONS_PER_MESSAGE {
             let now = self.effects.clock.now();
             match decide(&self.observation(now)) {
-                BackupDecision::Queue => return,
+                BackupDecision::Busy => return,
                 BackupDecision::Wait { until } => {
                     self.arm_schedule_timer(myself, until, now);
                     self.refresh_next_scheduled(now).await;

@@ -2,7 +2,7 @@
 //!
 //! A child is described by a [`ChildSpec`]: the operation it owns, how to tell whether a holder of that operation's
 //! lock still lives, and how to start its actor. The supervisor keeps one slot per spec (restart counter, backoff),
-//! routes [`ChildEvent`]s to it and adopts persisted locks through its probe. Adding an operation is a new spec
+//! routes [`ChildEvent`]s to it and reconciles a persisted lock of its operation through its probe. Adding an operation is a new spec
 //! plus one entry in the list the operator wires (`src/operator/effects`), not an edit of the supervisor.
 
 use std::sync::Arc;

@@ -67,7 +67,7 @@ pub struct OperationLock {
 
 impl OperationLock {
     /// Adopt what `status.operationLock` says after a restart. A persisted epoch is never reused.
-    pub fn adopt(holding: Option<LockHolding>, last_epoch: u64) -> Self {
+    pub fn restored(holding: Option<LockHolding>, last_epoch: u64) -> Self {
         let last_epoch = holding
             .as_ref()
             .map_or(last_epoch, |h| h.epoch.max(last_epoch));
@@ -157,7 +157,7 @@ impl OperationLock {
     }
 
     /// Release whatever is held because reality says the holder is gone (its Job finished or vanished). Used when
-    /// adopting a persisted lock after a restart.
+    /// reconciling a persisted lock after a restart.
     pub fn release_orphaned(&self) -> OperationLock {
         OperationLock {
             holding: None,
@@ -188,7 +188,7 @@ impl OperationLock {
             renewed_at: s.renewed_at.unwrap_or(s.acquired_at),
             epoch: u64::try_from(s.epoch).unwrap_or(0),
         });
-        Self::adopt(holding, last_epoch)
+        Self::restored(holding, last_epoch)
     }
 
     /// Fencing check for a lock-guarded write made under `epoch`.
@@ -308,7 +308,7 @@ mod tests {
     }
 
     #[test]
-    fn adopt_never_reuses_a_persisted_epoch() {
+    fn a_restored_lock_never_reuses_a_persisted_epoch() {
         let holding = LockHolding {
             operation: Operation::Upgrade,
             holder: "upgrade/2.7.2".into(),
@@ -317,7 +317,7 @@ mod tests {
             renewed_at: t(0),
             epoch: 41,
         };
-        let lock = OperationLock::adopt(Some(holding), 7);
+        let lock = OperationLock::restored(Some(holding), 7);
         assert_eq!(lock.last_epoch(), 41);
         let lock = lock.release_orphaned();
         let (out, _) = lock.acquire(&req(Operation::Backup, "backup/b"), t(9));

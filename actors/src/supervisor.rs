@@ -3,17 +3,17 @@
 //! Lock protocol: children ask through their [`LockClient`](crate::lock_client::LockClient) (a `call` of
 //! `AcquireLock`); the supervisor decides with the pure [`OperationLock`], writes `status.operationLock` with a
 //! resourceVersion precondition and answers `Granted` only after that write succeeded. On a conflict it re-reads
-//! the persisted lock, adopts it and decides again. Releases are casts; after a release every child hears
+//! the persisted lock, takes it as current and decides again. Releases are casts; after a release every child hears
 //! `LockReleased`, so work that was denied retries without polling.
 //!
 //! Children: one per [`ChildSpec`] it was given (backup, and each operation added later), kept in
 //! [`children::ChildSlots`] by operation. Jobs are routed to the child of their `openbao.org/operation`.
 //! Supervision: children are linked; ractor's default handler would stop the supervisor when a child ends, so
 //! `handle_supervisor_evt` restarts that child instead (its own backoff, counted in metrics). Before a child starts,
-//! a persisted lock of its operation is reconciled against reality through the child's probe (see [`adopt`]), both
+//! a persisted lock of its operation is reconciled against reality through the child's probe (see [`reconcile`]), both
 //! on the supervisor's own start and on every restart of that child.
 
-pub mod adopt;
+pub mod reconcile;
 pub mod children;
 mod link;
 pub mod observed_lock;
@@ -33,7 +33,7 @@ use crate::holder::HolderId;
 use crate::lock::{AcquireOutcome, AcquireRequest, LockHolding, OperationLock, ReleaseError};
 use crate::lock_client::{LockClient, LockReply, OperationReport};
 use crate::metrics::{ActorKind, MailboxGauge};
-use adopt::{AdoptDecision, ProbeResult, decide_adoption};
+use reconcile::{ProbeResult, ReconcileDecision, decide_reconciliation};
 use children::{ChildSlots, ChildView};
 use link::SupervisorLink;
 
@@ -265,7 +265,7 @@ impl SupervisorState {
 
     /// Reconciles a persisted lock of `operation` against reality through its child's probe, and says what the
     /// (re)starting child resumes. A lock of another operation is not this child's to judge.
-    async fn adopt_lock(&mut self, operation: Operation) -> Option<crate::child::ResumedWork> {
+    async fn reconcile_persisted_lock(&mut self, operation: Operation) -> Option<crate::child::ResumedWork> {
         let holding = self.lock.holding().cloned()?;
         if holding.operation != operation {
             return None;
@@ -285,10 +285,10 @@ impl SupervisorState {
             tracing::info!(cluster = %self.key, holder = %holding.holder, %operation,
                 "keeping a lock this operator cannot judge");
         }
-        match decide_adoption(holder.map(|h| (h, holding.epoch)), probe) {
-            AdoptDecision::Free | AdoptDecision::Keep => None,
-            AdoptDecision::Resume(work) => Some(work),
-            AdoptDecision::Release { reason } => {
+        match decide_reconciliation(holder.map(|h| (h, holding.epoch)), probe) {
+            ReconcileDecision::Free | ReconcileDecision::Keep => None,
+            ReconcileDecision::Resume(work) => Some(work),
+            ReconcileDecision::Release { reason } => {
                 self.release_orphan(&holding, &reason).await;
                 None
             }
@@ -297,7 +297,7 @@ impl SupervisorState {
 
     /// A lock whose operation no child owns is kept, but said once at start, so an administrator's lock left
     /// behind is visible in the log.
-    async fn adopt_unowned_lock(&mut self) {
+    async fn note_unowned_lock(&mut self) {
         if let Some(holding) = self.lock.holding()
             && self.children.get(holding.operation).is_none()
         {
@@ -306,7 +306,7 @@ impl SupervisorState {
         }
     }
 
-    /// Someone else (an administrator, another release) changed `status.operationLock`: adopt what is persisted,
+    /// Someone else (an administrator, another release) changed `status.operationLock`: take what is persisted,
     /// and when that freed the lock tell the children, so queued work does not wait for an operator restart.
     async fn follow_persisted_lock(&mut self, cluster: &OpenBaoCluster) {
         let observed = cluster
@@ -368,7 +368,7 @@ impl ClusterSupervisor {
         state: &mut SupervisorState,
         operation: Operation,
     ) -> Result<(), ActorProcessingErr> {
-        let resumed = state.adopt_lock(operation).await;
+        let resumed = state.reconcile_persisted_lock(operation).await;
         let Some(spec) = state.children.get(operation).map(|slot| slot.spec.clone()) else {
             return Ok(());
         };
@@ -429,7 +429,7 @@ impl Actor for ClusterSupervisor {
             children: ChildSlots::new(&args.children),
             retiring: false,
         };
-        state.adopt_unowned_lock().await;
+        state.note_unowned_lock().await;
         for operation in state.children.operations() {
             self.start_child(&myself, &mut state, operation).await?;
         }
@@ -462,7 +462,7 @@ impl Actor for ClusterSupervisor {
                     .broadcast(|| ChildEvent::ClusterObserved(cluster.clone()));
             }
             SupervisorMsg::JobObserved { operation, job } => {
-                // Without a running child nobody needs the event: a restarting child adopts its lock's Job from
+                // Without a running child nobody needs the event: a restarting child reconciles its lock's Job from
                 // the API.
                 if let Err(ChildEvent::JobObserved(job)) = state
                     .children

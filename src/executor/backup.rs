@@ -9,10 +9,10 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
 use super::catalog;
 use super::config::BackupConfig;
+use super::leader;
 use super::manifest::{FORMAT_VERSION, Manifest};
 use super::prune;
 use super::report::{Outcome, Report};
-use super::session;
 use super::stage::{AtStage, Failure, Stage};
 use super::upload::{self, CLEANUP_TIMEOUT, TeeError, UploadTuning};
 use super::verifier::VerifiedSnapshot;
@@ -22,11 +22,11 @@ pub async fn run(config: &BackupConfig, report: &mut Report) -> Result<(), Failu
     let common = &config.common;
     let store = store::build(&common.store).map_err(|e| e.at(Stage::Config))?;
 
-    let leader = session::find_leader(common).await?;
+    let leader = leader::find_leader(common).await?;
     let cluster_id = leader.health.cluster_id.clone().unwrap_or_default();
     report.cluster_id = Some(cluster_id.clone()).filter(|id| !id.is_empty());
     report.version = Some(leader.health.version.clone());
-    let client = session::login(leader.client, &common.auth).await?;
+    let client = leader::login(leader.client, &common.auth).await?;
 
     // Milliseconds, not finer: the manifest, the report and status.backup then carry the very same instant, so
     // the operator's newest recovery point and a `latest` restore's choice agree.

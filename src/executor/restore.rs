@@ -13,9 +13,9 @@ use super::catalog;
 use super::config::{RestoreConfig, RestoreSource};
 use super::download::{self, DownloadError};
 use super::key::manifest_key;
+use super::leader;
 use super::manifest::Manifest;
 use super::report::{Outcome, Report};
-use super::session;
 use super::stage::{AtStage, Failure, Stage};
 use crate::openbao::{NodeState, OpenBaoClient};
 use crate::store::{self, StoreError};
@@ -50,8 +50,8 @@ pub async fn run(config: &RestoreConfig, report: &mut Report) -> Result<(), Fail
             })?;
     tracing::info!(%key, size = scratch.verified.size, digest = %scratch.verified.digest, "snapshot verified");
 
-    let leader = session::find_leader(common).await?;
-    let client = session::login(leader.client, &common.auth).await?;
+    let leader = leader::find_leader(common).await?;
+    let client = leader::login(leader.client, &common.auth).await?;
     if config.dry_run {
         report.outcome = Some(Outcome::DryRun);
         report.message = Some(format!(

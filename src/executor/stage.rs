@@ -3,6 +3,8 @@
 
 use serde::Serialize;
 
+pub use crate::failure_reason::{Reason, error_chain};
+
 /// Where a run failed. The exit code tells the operator the stage even when the report file cannot be read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -88,31 +90,10 @@ pub trait AtStage {
     fn at(self, stage: Stage) -> Failure;
 }
 
-/// Errors that know their own low-cardinality reason.
-pub trait Reason: std::error::Error {
-    fn reason(&self) -> &'static str;
-}
-
 impl<E: Reason> AtStage for E {
     fn at(self, stage: Stage) -> Failure {
         Failure::new(stage, self.reason(), error_chain(&self))
     }
-}
-
-/// The message with its causes (`a: b: c`), skipping a cause whose text the outer message already repeats
-/// (thiserror's `{0}` style) so messages stay short.
-pub fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut message = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = cause.source();
-    }
-    message
 }
 
 #[cfg(test)]

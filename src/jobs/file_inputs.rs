@@ -1,6 +1,7 @@
 //! Secrets and tokens the executor reads, as read-only volumes plus the `EXECUTOR_*_FILE`/`_DIR` variables that
 //! name them. Only file paths go into the environment.
 
+use crate::executor_vars as vars;
 use k8s_openapi::api::core::v1::{
     EmptyDirVolumeSource, EnvVar, KeyToPath, ProjectedVolumeSource, SecretVolumeSource,
     ServiceAccountTokenProjection, Volume, VolumeMount, VolumeProjection,
@@ -40,11 +41,11 @@ impl FileInputs {
                     JWT_VOLUME,
                     projected_token(&jwt.audience, jwt_expiration_seconds),
                 );
-                inputs.file_env("EXECUTOR_AUTH_JWT_FILE", JWT_VOLUME, "token");
+                inputs.file_env(vars::EXECUTOR_AUTH_JWT_FILE, JWT_VOLUME, "token");
             }
             AuthMethod::Token(token) => {
                 inputs.add(TOKEN_VOLUME, secret_item(&token.name, &token.key, "token"));
-                inputs.file_env("EXECUTOR_AUTH_TOKEN_FILE", TOKEN_VOLUME, "token");
+                inputs.file_env(vars::EXECUTOR_AUTH_TOKEN_FILE, TOKEN_VOLUME, "token");
             }
         }
         if let Some(ca) = cluster
@@ -53,7 +54,7 @@ impl FileInputs {
             .as_ref()
             .and_then(|tls| tls.ca_secret_ref.as_ref())
         {
-            inputs.add_ca(OPENBAO_CA_VOLUME, ca, "EXECUTOR_OPENBAO_CA_FILE");
+            inputs.add_ca(OPENBAO_CA_VOLUME, ca, vars::EXECUTOR_OPENBAO_CA_FILE);
         }
         let target = &backup.target;
         if let Some(credentials) = &target.credentials_secret_ref {
@@ -63,12 +64,12 @@ impl FileInputs {
                 secret_volume(&credentials.name, None),
             );
             inputs.env.push(env(
-                "EXECUTOR_STORE_CREDENTIALS_DIR",
+                vars::EXECUTOR_STORE_CREDENTIALS_DIR,
                 mount_path(STORE_CREDENTIALS_VOLUME),
             ));
         }
         if let Some(ca) = &target.ca_secret_ref {
-            inputs.add_ca(STORE_CA_VOLUME, ca, "EXECUTOR_STORE_CA_FILE");
+            inputs.add_ca(STORE_CA_VOLUME, ca, vars::EXECUTOR_STORE_CA_FILE);
         }
         inputs.scratch();
         Ok(inputs)

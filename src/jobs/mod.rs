@@ -1,5 +1,6 @@
-//! Backup Job and executor ServiceAccount, built by pure functions from the cluster spec, the actor's
-//! [`BackupJobRequest`](openbao_actors::backup::effects::BackupJobRequest) and the operator's settings.
+//! Executor Jobs and their ServiceAccounts, built by pure functions from the cluster spec, the actor's request
+//! (e.g. [`BackupJobRequest`](openbao_actors::backup::effects::BackupJobRequest)) and the operator's settings.
+//! Every executor Job has the one shape of [`executor_job`]; each operation adds its name, env and labels.
 //!
 //! The Job runs `openbao-operator executor backup`; its configuration contract (the `EXECUTOR_*` variables) is in
 //! `docs/executor.md`. Secrets reach the executor only as read-only files: an environment variable names the file,
@@ -7,6 +8,7 @@
 
 mod backup_job;
 mod executor_env;
+mod executor_job;
 mod file_inputs;
 mod metadata;
 mod security;
@@ -16,6 +18,7 @@ mod service_account;
 mod tests;
 
 pub use backup_job::backup_job;
+pub use executor_job::{ExecutorAction, ExecutorJobSpec, executor_job};
 pub use metadata::{
     BACKUP_KIND_LABEL, CLUSTER_LABEL, EPOCH_ANNOTATION, MANAGED_BY, MANAGED_BY_LABEL,
     OPERATION_LABEL, backup_service_account_name, managed_by_selector, operation_label,

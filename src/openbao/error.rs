@@ -1,6 +1,6 @@
 //! Errors from talking to OpenBao. Messages name the call and the node, never a credential.
 
-use crate::executor::stage::Reason;
+use crate::failure_reason::Reason;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OpenBaoError {

@@ -1,6 +1,6 @@
 //! Object-store errors with stable reasons.
 
-use crate::executor::stage::Reason;
+use crate::failure_reason::Reason;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

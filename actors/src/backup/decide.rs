@@ -2,7 +2,7 @@
 //!
 //! Order of precedence when idle: a pre-upgrade snapshot (its upgrade already holds the lock and waits), then the
 //! scheduled window (it has a deadline), then the oldest queued manual trigger. While a backup runs, everything
-//! waits for its Job to end (`Queue`); the window is decided again then, so a window that stayed due within its
+//! waits for its Job to end (`Busy`); the window is decided again then, so a window that stayed due within its
 //! starting deadline still runs and one that did not is recorded as missed.
 
 use chrono::{DateTime, Duration, Utc};
@@ -138,12 +138,12 @@ pub enum BackupDecision {
     /// Nothing to start; wake up at `until` (the next scheduled fire time), or only on a message if `None`.
     Wait { until: Option<DateTime<Utc>> },
     /// A backup runs; new work stays queued until its Job ends.
-    Queue,
+    Busy,
 }
 
 pub fn decide(observation: &BackupObservation<'_>) -> BackupDecision {
     if observation.running {
-        return BackupDecision::Queue;
+        return BackupDecision::Busy;
     }
     if !observation.backup_configured {
         return BackupDecision::Wait { until: None };

@@ -120,7 +120,7 @@ fn while_a_backup_runs_everything_queues() {
     obs.running = true;
     obs.next_trigger = Some("t1");
     obs.pending_pre_upgrade = Some("2.7.2");
-    assert_eq!(decide(&obs), BackupDecision::Queue);
+    assert_eq!(decide(&obs), BackupDecision::Busy);
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Noticing a lock change the supervisor did not make: an upgrade or restore owner, or an administrator, may write
 //! `status.operationLock` directly. The pure half: does an observed cluster name a different holding than the one
-//! the supervisor knows? If so it re-reads the lock from the API (a watch event may be stale) and adopts it.
+//! the supervisor knows? If so it re-reads the lock from the API (a watch event may be stale) and takes it as current.
 
 use crate::lock::LockHolding;
 

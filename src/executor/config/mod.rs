@@ -3,6 +3,7 @@
 
 mod env;
 
+use crate::executor_vars as vars;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -119,42 +120,42 @@ pub struct RestoreConfig {
 /// The report path is read on its own first, so even a configuration failure is reported where the operator
 /// looks for it.
 pub fn report_path(env: &Env) -> PathBuf {
-    env.path("EXECUTOR_REPORT_PATH")
+    env.path(vars::EXECUTOR_REPORT_PATH)
         .unwrap_or_else(|| PathBuf::from(DEFAULT_REPORT_PATH))
 }
 
 pub fn backup(env: &Env) -> Result<BackupConfig, ConfigError> {
     let common = common(env)?;
-    let key = env.optional("EXECUTOR_KEY");
+    let key = env.optional(vars::EXECUTOR_KEY);
     if let Some(key) = &key {
-        check_key_in_prefix("EXECUTOR_KEY", key, &common.prefix)?;
+        check_key_in_prefix(vars::EXECUTOR_KEY, key, &common.prefix)?;
     }
-    let kind = match env.optional("EXECUTOR_KIND").as_deref() {
+    let kind = match env.optional(vars::EXECUTOR_KIND).as_deref() {
         None | Some("manual") => BackupKind::Manual,
         Some("scheduled") => BackupKind::Scheduled,
         Some("pre-upgrade") => BackupKind::PreUpgrade,
         Some(other) => {
             return Err(ConfigError::invalid(
-                "EXECUTOR_KIND",
+                vars::EXECUTOR_KIND,
                 format!("{other:?} is not scheduled, manual or pre-upgrade"),
             ));
         }
     };
     let part_size = env
-        .byte_size("EXECUTOR_PART_SIZE")?
+        .byte_size(vars::EXECUTOR_PART_SIZE)?
         .unwrap_or(DEFAULT_PART_SIZE);
     if !(MIN_PART_SIZE..=MAX_PART_SIZE).contains(&part_size) {
         return Err(ConfigError::invalid(
-            "EXECUTOR_PART_SIZE",
+            vars::EXECUTOR_PART_SIZE,
             format!("{part_size} bytes is outside 5Mi..512Mi"),
         ));
     }
     let upload_concurrency = env
-        .parsed::<usize>("EXECUTOR_UPLOAD_CONCURRENCY", "a whole number")?
+        .parsed::<usize>(vars::EXECUTOR_UPLOAD_CONCURRENCY, "a whole number")?
         .unwrap_or(DEFAULT_UPLOAD_CONCURRENCY);
     if !(1..=MAX_UPLOAD_CONCURRENCY).contains(&upload_concurrency) {
         return Err(ConfigError::invalid(
-            "EXECUTOR_UPLOAD_CONCURRENCY",
+            vars::EXECUTOR_UPLOAD_CONCURRENCY,
             format!("{upload_concurrency} is outside 1..={MAX_UPLOAD_CONCURRENCY}"),
         ));
     }
@@ -175,23 +176,23 @@ pub fn restore(
     dry_run_flag: bool,
 ) -> Result<RestoreConfig, ConfigError> {
     let common = common(env)?;
-    let source = match env.required("EXECUTOR_KEY")?.as_str() {
+    let source = match env.required(vars::EXECUTOR_KEY)?.as_str() {
         "latest" => RestoreSource::Latest,
         key => {
-            check_key_in_prefix("EXECUTOR_KEY", key, &common.prefix)?;
+            check_key_in_prefix(vars::EXECUTOR_KEY, key, &common.prefix)?;
             RestoreSource::Key(key.to_owned())
         }
     };
     let health_timeout = env
-        .duration("EXECUTOR_RESTORE_HEALTH_TIMEOUT")?
+        .duration(vars::EXECUTOR_RESTORE_HEALTH_TIMEOUT)?
         .map(|d| d.as_std())
         .unwrap_or(DEFAULT_HEALTH_TIMEOUT);
     Ok(RestoreConfig {
         common,
         source,
-        force: force_flag || env.flag("EXECUTOR_FORCE")?,
-        dry_run: dry_run_flag || env.flag("EXECUTOR_DRY_RUN")?,
-        scratch_dir: env.path("EXECUTOR_SCRATCH_DIR"),
+        force: force_flag || env.flag(vars::EXECUTOR_FORCE)?,
+        dry_run: dry_run_flag || env.flag(vars::EXECUTOR_DRY_RUN)?,
+        scratch_dir: env.path(vars::EXECUTOR_SCRATCH_DIR),
         health_timeout,
     })
 }
@@ -214,26 +215,26 @@ fn check_key_in_prefix(
 }
 
 fn common(env: &Env) -> Result<CommonConfig, ConfigError> {
-    let namespace = env.required("EXECUTOR_NAMESPACE")?;
-    let cluster = env.required("EXECUTOR_CLUSTER")?;
+    let namespace = env.required(vars::EXECUTOR_NAMESPACE)?;
+    let cluster = env.required(vars::EXECUTOR_CLUSTER)?;
     for (field, value) in [
-        ("EXECUTOR_NAMESPACE", &namespace),
-        ("EXECUTOR_CLUSTER", &cluster),
+        (vars::EXECUTOR_NAMESPACE, &namespace),
+        (vars::EXECUTOR_CLUSTER, &cluster),
     ] {
         if value.contains('/') {
             return Err(ConfigError::invalid(field, "must not contain '/'"));
         }
     }
-    let openbao_address = env.required("EXECUTOR_OPENBAO_ADDR")?;
+    let openbao_address = env.required(vars::EXECUTOR_OPENBAO_ADDR)?;
     let openbao_tls = TlsSettings {
         ca_pem: env
-            .path("EXECUTOR_OPENBAO_CA_FILE")
-            .map(|p| read_file("EXECUTOR_OPENBAO_CA_FILE", &p))
+            .path(vars::EXECUTOR_OPENBAO_CA_FILE)
+            .map(|p| read_file(vars::EXECUTOR_OPENBAO_CA_FILE, &p))
             .transpose()?,
-        server_name: env.optional("EXECUTOR_OPENBAO_TLS_SERVER_NAME"),
+        server_name: env.optional(vars::EXECUTOR_OPENBAO_TLS_SERVER_NAME),
     };
     let store = store(env)?;
-    let path_prefix = env.optional("EXECUTOR_STORE_PATH_PREFIX");
+    let path_prefix = env.optional(vars::EXECUTOR_STORE_PATH_PREFIX);
     let prefix = ClusterPrefix::new(path_prefix.as_deref(), &namespace, &cluster);
     Ok(CommonConfig {
         namespace,
@@ -249,75 +250,75 @@ fn common(env: &Env) -> Result<CommonConfig, ConfigError> {
 
 fn auth(env: &Env) -> Result<AuthConfig, ConfigError> {
     match (
-        env.path("EXECUTOR_AUTH_JWT_FILE"),
-        env.path("EXECUTOR_AUTH_TOKEN_FILE"),
+        env.path(vars::EXECUTOR_AUTH_JWT_FILE),
+        env.path(vars::EXECUTOR_AUTH_TOKEN_FILE),
     ) {
         (Some(jwt_file), None) => Ok(AuthConfig::Jwt {
             mount: env
-                .optional("EXECUTOR_AUTH_JWT_MOUNT")
+                .optional(vars::EXECUTOR_AUTH_JWT_MOUNT)
                 .map(|m| m.trim_matches('/').to_owned())
                 .unwrap_or_else(|| "jwt".to_owned()),
-            role: env.required("EXECUTOR_AUTH_JWT_ROLE")?,
-            jwt: read_secret("EXECUTOR_AUTH_JWT_FILE", &jwt_file)?,
+            role: env.required(vars::EXECUTOR_AUTH_JWT_ROLE)?,
+            jwt: read_secret(vars::EXECUTOR_AUTH_JWT_FILE, &jwt_file)?,
         }),
         (None, Some(token_file)) => Ok(AuthConfig::Token(read_secret(
-            "EXECUTOR_AUTH_TOKEN_FILE",
+            vars::EXECUTOR_AUTH_TOKEN_FILE,
             &token_file,
         )?)),
         _ => Err(ConfigError::invalid(
-            "EXECUTOR_AUTH_JWT_FILE",
+            vars::EXECUTOR_AUTH_JWT_FILE,
             "set exactly one of EXECUTOR_AUTH_JWT_FILE or EXECUTOR_AUTH_TOKEN_FILE",
         )),
     }
 }
 
 fn store(env: &Env) -> Result<StoreSettings, ConfigError> {
-    let provider = match env.required("EXECUTOR_STORE_PROVIDER")?.as_str() {
+    let provider = match env.required(vars::EXECUTOR_STORE_PROVIDER)?.as_str() {
         "s3" => StorageProvider::S3,
         "gcs" => StorageProvider::Gcs,
         "azure" => StorageProvider::Azure,
         other => {
             return Err(ConfigError::invalid(
-                "EXECUTOR_STORE_PROVIDER",
+                vars::EXECUTOR_STORE_PROVIDER,
                 format!("{other:?} is not s3, gcs or azure"),
             ));
         }
     };
-    let azure_account = env.optional("EXECUTOR_STORE_AZURE_ACCOUNT");
+    let azure_account = env.optional(vars::EXECUTOR_STORE_AZURE_ACCOUNT);
     if provider == StorageProvider::Azure && azure_account.is_none() {
-        return Err(ConfigError::Missing("EXECUTOR_STORE_AZURE_ACCOUNT"));
+        return Err(ConfigError::Missing(vars::EXECUTOR_STORE_AZURE_ACCOUNT));
     }
-    let credentials = match env.path("EXECUTOR_STORE_CREDENTIALS_DIR") {
+    let credentials = match env.path(vars::EXECUTOR_STORE_CREDENTIALS_DIR) {
         None => StoreCredentials::Ambient,
         Some(dir) => credentials_from_dir(provider, &dir)?,
     };
     let defaults = RetrySettings::default();
-    let endpoint = env.optional("EXECUTOR_STORE_ENDPOINT");
+    let endpoint = env.optional(vars::EXECUTOR_STORE_ENDPOINT);
     // Over plain HTTP nothing else protects the bytes in transit, so keep the payload signature there.
-    let unsigned_payload = match env.optional("EXECUTOR_STORE_UNSIGNED_PAYLOAD") {
-        Some(_) => env.flag("EXECUTOR_STORE_UNSIGNED_PAYLOAD")?,
+    let unsigned_payload = match env.optional(vars::EXECUTOR_STORE_UNSIGNED_PAYLOAD) {
+        Some(_) => env.flag(vars::EXECUTOR_STORE_UNSIGNED_PAYLOAD)?,
         None => !endpoint
             .as_deref()
             .is_some_and(|e| e.starts_with("http://")),
     };
     Ok(StoreSettings {
         provider,
-        bucket: env.required("EXECUTOR_STORE_BUCKET")?,
+        bucket: env.required(vars::EXECUTOR_STORE_BUCKET)?,
         endpoint,
-        region: env.optional("EXECUTOR_STORE_REGION"),
-        force_path_style: env.flag("EXECUTOR_STORE_FORCE_PATH_STYLE")?,
+        region: env.optional(vars::EXECUTOR_STORE_REGION),
+        force_path_style: env.flag(vars::EXECUTOR_STORE_FORCE_PATH_STYLE)?,
         azure_account,
         credentials,
         ca_pem: env
-            .path("EXECUTOR_STORE_CA_FILE")
-            .map(|p| read_file("EXECUTOR_STORE_CA_FILE", &p))
+            .path(vars::EXECUTOR_STORE_CA_FILE)
+            .map(|p| read_file(vars::EXECUTOR_STORE_CA_FILE, &p))
             .transpose()?,
         retry: RetrySettings {
             max_retries: env
-                .parsed("EXECUTOR_STORE_MAX_RETRIES", "a whole number")?
+                .parsed(vars::EXECUTOR_STORE_MAX_RETRIES, "a whole number")?
                 .unwrap_or(defaults.max_retries),
             retry_timeout: env
-                .duration("EXECUTOR_STORE_RETRY_TIMEOUT")?
+                .duration(vars::EXECUTOR_STORE_RETRY_TIMEOUT)?
                 .map(|d| d.as_std())
                 .unwrap_or(defaults.retry_timeout),
         },
@@ -329,7 +330,7 @@ fn credentials_from_dir(
     provider: StorageProvider,
     dir: &std::path::Path,
 ) -> Result<StoreCredentials, ConfigError> {
-    const FIELD: &str = "EXECUTOR_STORE_CREDENTIALS_DIR";
+    const FIELD: &str = vars::EXECUTOR_STORE_CREDENTIALS_DIR;
     let secret = |name: &str| read_secret(FIELD, &dir.join(name));
     Ok(match provider {
         StorageProvider::S3 => StoreCredentials::S3 {
@@ -352,7 +353,7 @@ fn credentials_from_dir(
 
 /// `EXECUTOR_RETENTION` is the cluster's `spec.backup.retention` as JSON; absent means keep everything.
 fn retention(env: &Env) -> Result<Option<RetentionRules>, ConfigError> {
-    const FIELD: &str = "EXECUTOR_RETENTION";
+    const FIELD: &str = vars::EXECUTOR_RETENTION;
     let Some(json) = env.optional(FIELD) else {
         return Ok(None);
     };
@@ -367,10 +368,10 @@ fn retention(env: &Env) -> Result<Option<RetentionRules>, ConfigError> {
             })
             .transpose()
     };
-    let time_zone = match env.optional("EXECUTOR_RETENTION_TIME_ZONE") {
+    let time_zone = match env.optional(vars::EXECUTOR_RETENTION_TIME_ZONE) {
         None => chrono_tz::UTC,
         Some(name) => openbao_crds::schedule::parse_time_zone(&name)
-            .map_err(|e| ConfigError::invalid("EXECUTOR_RETENTION_TIME_ZONE", e.to_string()))?,
+            .map_err(|e| ConfigError::invalid(vars::EXECUTOR_RETENTION_TIME_ZONE, e.to_string()))?,
     };
     Ok(Some(RetentionRules {
         keep_last: count("keepLast", policy.keep_last)?,

@@ -1,4 +1,4 @@
-//! What a (re)starting child does with a lock it finds persisted: the pure half of adoption.
+//! What a (re)starting child does with a lock it finds persisted: the pure half of reconciling it with reality.
 //!
 //! The persisted holder names the object that keeps the lock alive (see [`HolderId`]); the child that owns the
 //! holder's operation probes it and the supervisor decides here: a live holder keeps the lock and its child resumes
@@ -22,7 +22,7 @@ pub enum ProbeResult {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AdoptDecision {
+pub enum ReconcileDecision {
     /// No lock persisted.
     Free,
     /// Keep the lock; nobody here resumes it (its owner is elsewhere).
@@ -33,26 +33,26 @@ pub enum AdoptDecision {
     Release { reason: String },
 }
 
-pub fn decide_adoption(held: Option<(HolderId, u64)>, probe: ProbeResult) -> AdoptDecision {
+pub fn decide_reconciliation(held: Option<(HolderId, u64)>, probe: ProbeResult) -> ReconcileDecision {
     let Some((holder, epoch)) = held else {
-        return AdoptDecision::Free;
+        return ReconcileDecision::Free;
     };
     let resume = |finished| {
-        AdoptDecision::Resume(ResumedWork {
+        ReconcileDecision::Resume(ResumedWork {
             holder: holder.clone(),
             epoch,
             finished,
         })
     };
     match probe {
-        ProbeResult::NoOwner => AdoptDecision::Keep,
+        ProbeResult::NoOwner => ReconcileDecision::Keep,
         // Unknown never frees the lock: the next restart or the holder's own release settles it.
         ProbeResult::Failed | ProbeResult::Answered(HolderLiveness::Active) => resume(None),
         ProbeResult::Answered(HolderLiveness::Finished(Some(job))) => resume(Some(job)),
-        ProbeResult::Answered(HolderLiveness::Finished(None)) => AdoptDecision::Release {
+        ProbeResult::Answered(HolderLiveness::Finished(None)) => ReconcileDecision::Release {
             reason: format!("holder {holder} finished while the operator was not watching"),
         },
-        ProbeResult::Answered(HolderLiveness::Missing) => AdoptDecision::Release {
+        ProbeResult::Answered(HolderLiveness::Missing) => ReconcileDecision::Release {
             reason: format!("holder {holder} no longer exists"),
         },
     }
@@ -67,7 +67,7 @@ mod tests {
     use crate::effects::{JobObservation, JobState};
 
     #[test]
-    fn adoption_table() {
+    fn reconciliation_table() {
         let job = HolderId::new(Operation::Backup, "c-backup-202601010300");
         let restore = HolderId::new(Operation::Restore, "r1");
         let finished = JobObservation {
@@ -78,7 +78,7 @@ mod tests {
             },
         };
         let resumed = |holder: &HolderId, finished| {
-            AdoptDecision::Resume(ResumedWork {
+            ReconcileDecision::Resume(ResumedWork {
                 holder: holder.clone(),
                 epoch: 4,
                 finished,
@@ -87,40 +87,40 @@ mod tests {
         let held = |holder: &HolderId| Some((holder.clone(), 4));
         let answered = ProbeResult::Answered;
         assert_eq!(
-            decide_adoption(None, ProbeResult::NoOwner),
-            AdoptDecision::Free
+            decide_reconciliation(None, ProbeResult::NoOwner),
+            ReconcileDecision::Free
         );
         assert_eq!(
-            decide_adoption(held(&job), answered(HolderLiveness::Active)),
+            decide_reconciliation(held(&job), answered(HolderLiveness::Active)),
             resumed(&job, None)
         );
         assert_eq!(
-            decide_adoption(held(&restore), answered(HolderLiveness::Active)),
+            decide_reconciliation(held(&restore), answered(HolderLiveness::Active)),
             resumed(&restore, None)
         );
         assert_eq!(
-            decide_adoption(held(&restore), ProbeResult::Failed),
+            decide_reconciliation(held(&restore), ProbeResult::Failed),
             resumed(&restore, None),
             "an unknown state never frees the lock"
         );
         assert_eq!(
-            decide_adoption(held(&restore), ProbeResult::NoOwner),
-            AdoptDecision::Keep
+            decide_reconciliation(held(&restore), ProbeResult::NoOwner),
+            ReconcileDecision::Keep
         );
         assert_eq!(
-            decide_adoption(
+            decide_reconciliation(
                 held(&job),
                 answered(HolderLiveness::Finished(Some(finished.clone())))
             ),
             resumed(&job, Some(finished))
         );
         assert!(matches!(
-            decide_adoption(held(&job), answered(HolderLiveness::Missing)),
-            AdoptDecision::Release { .. }
+            decide_reconciliation(held(&job), answered(HolderLiveness::Missing)),
+            ReconcileDecision::Release { .. }
         ));
         assert!(matches!(
-            decide_adoption(held(&restore), answered(HolderLiveness::Finished(None))),
-            AdoptDecision::Release { .. }
+            decide_reconciliation(held(&restore), answered(HolderLiveness::Finished(None))),
+            ReconcileDecision::Release { .. }
         ));
     }
 }
