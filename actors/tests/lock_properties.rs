@@ -106,7 +106,7 @@ proptest! {
                 }
                 Step::Restart => {
                     // The supervisor restarts and adopts the persisted lock.
-                    lock = OperationLock::adopt(lock.holding().cloned(), lock.last_epoch());
+                    lock = OperationLock::restored(lock.holding().cloned(), lock.last_epoch());
                 }
             }
             let current: Vec<usize> = (0..HOLDERS)

@@ -62,6 +62,17 @@ async fn open(
             )));
         }
     };
+    if query.flag("previous") {
+        // The kubelet appends every run of a container to one file, so there is no earlier run's log to serve.
+        tracing::warn!(
+            pod = name,
+            container,
+            "kubectl logs --previous is not simulated"
+        );
+        return Err(ApiError::bad_request(format!(
+            "previous terminated container \"{container}\" in pod \"{name}\" not found: kube-sim keeps one log per container (every run appended), so --previous is not served"
+        )));
+    }
     let namespace = scope.object_namespace().to_string();
     let path: PathBuf = app
         .log_dir

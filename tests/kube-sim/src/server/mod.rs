@@ -1,5 +1,6 @@
 //! HTTP: authentication, fault injection, routing to discovery documents and resource handlers.
 
+mod access_review;
 mod control;
 mod logs;
 mod resource;
@@ -79,6 +80,13 @@ async fn handle(app: Arc<App>, request: Request) -> Response {
         body,
     };
     match target {
+        Target::Resource(path)
+            if path.group == access_review::GROUP
+                && path.resource == access_review::RESOURCE
+                && request.method == Method::POST =>
+        {
+            access_review::create(&request).unwrap_or_else(|e| error_response(&e))
+        }
         Target::Resource(path) => resource::handle(&app, path, request).await,
         Target::Sim(path) => control::handle(&app, &path, &request),
         other => serve_document(&app, other, &request.method),

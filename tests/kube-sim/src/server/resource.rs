@@ -79,6 +79,10 @@ fn rendering(request: &Incoming) -> Rendering {
 
 async fn route(app: &Arc<App>, path: ResourcePath, request: Incoming) -> ApiResult<Response> {
     let not_served = || {
+        // Said in the log too: a kubectl command failing on a resource the simulator does not serve is otherwise
+        // hard to tell from a missing object.
+        tracing::warn!(method = %request.method, group = path.group, version = path.version,
+            resource = path.resource, subresource = ?path.subresource, "resource not served by kube-sim");
         ApiError::new(
             StatusReason::NotFound,
             "the server could not find the requested resource",

