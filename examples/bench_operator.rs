@@ -9,7 +9,9 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
+
+use openbao_test_harness::operator::{OperatorLaunch, OperatorProcess};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -33,25 +35,6 @@ const JOB_SELECTOR: &str = "openbao.org/operation=backup";
 const LEAD_TIME: Duration = Duration::from_secs(90);
 const IDLE_SAMPLE: Duration = Duration::from_secs(30);
 const CREATE_CONCURRENCY: usize = 16;
-
-/// The operator process; killed when the bench ends, also on a panic.
-struct Operator {
-    child: Child,
-    metrics_url: String,
-}
-
-impl Drop for Operator {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Operator {
-    fn pid(&self) -> u32 {
-        self.child.id()
-    }
-}
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
@@ -98,11 +81,11 @@ async fn main() {
 
     let log = work.path().join("operator.log");
     let operator = start_operator(&operator_bin, &kubeconfig, &log);
-    wait_ready(&operator, &log).await;
+    wait_ready(&operator).await;
     let rss_samples = sample_rss(operator.pid());
     // Scraping 1,000 clusters' series every second costs the operator CPU and memory: opt-in diagnostics.
     let max_mailbox = std::env::var_os("BENCH_SAMPLE_MAILBOXES")
-        .map(|_| sample_mailboxes(format!("{}/metrics", operator.metrics_url)));
+        .map(|_| sample_mailboxes(format!("{}/metrics", operator.metrics_url())));
 
     let window = next_minute_after(Utc::now() + LEAD_TIME);
     let schedule = format!("{} {} * * *", window.minute(), window.hour());
@@ -287,53 +270,23 @@ async fn cpu_percent_over(pid: u32, period: Duration) -> f64 {
     (after - before) as f64 / clock_ticks_per_second() / started.elapsed().as_secs_f64() * 100.0
 }
 
-fn start_operator(binary: &Path, kubeconfig: &Path, log: &Path) -> Operator {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let log_file = std::fs::File::create(log).expect("operator log");
-    let child = Command::new(binary)
-        .args([
-            "run",
-            "--metrics-addr",
-            &format!("127.0.0.1:{port}"),
-            "--executor-image",
-            IMAGE,
-        ])
-        .env("KUBECONFIG", kubeconfig)
-        .env("POD_NAMESPACE", NAMESPACE)
-        .env("POD_NAME", "bench-operator")
-        .env(
-            "RUST_LOG",
-            std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
-        )
-        .stdout(Stdio::null())
-        .stderr(log_file)
-        .spawn()
-        .expect("the operator starts");
-    Operator {
-        child,
-        metrics_url: format!("http://127.0.0.1:{port}"),
-    }
+/// The operator process (the test harness's guarded launcher); killed when the bench ends, also on a panic.
+fn start_operator(binary: &Path, kubeconfig: &Path, log: &Path) -> OperatorProcess {
+    let launch = OperatorLaunch {
+        namespace: NAMESPACE.into(),
+        pod_name: "bench-operator".into(),
+        executor_image: IMAGE.into(),
+        ..OperatorLaunch::new(binary, kubeconfig, log)
+    };
+    launch.start().expect("the operator starts")
 }
 
-async fn wait_ready(operator: &Operator, log: &Path) {
-    let url = format!("{}/readyz", operator.metrics_url);
-    let started = Instant::now();
-    loop {
-        if let Ok(response) = reqwest::get(&url).await
-            && response.status().is_success()
-        {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "the operator did not get ready; log:\n{}",
-            std::fs::read_to_string(log).unwrap_or_default()
+async fn wait_ready(operator: &OperatorProcess) {
+    if let Err(timeout) = operator.wait_ready(Duration::from_secs(60)).await {
+        panic!(
+            "the operator did not get ready: {timeout}; log:\n{}",
+            operator.log_tail(60)
         );
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 

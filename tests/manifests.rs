@@ -5,7 +5,6 @@
 mod support {
     pub mod install;
     pub mod json_diff;
-    pub mod kubectl;
     pub mod typed_manifest;
     pub mod yaml_documents;
 }

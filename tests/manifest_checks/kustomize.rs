@@ -5,11 +5,11 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use crate::support::install::{COMMON_LABELS, OPERATOR_NAMESPACE};
-use crate::support::kubectl::run_kubectl;
 use crate::support::typed_manifest::load_strict;
 use crate::support::yaml_documents::{
     KUSTOMIZATION_FILE, deploy_dir, discover_manifest_files, parse_documents, read_documents,
 };
+use openbao_test_harness::kubectl::Kubectl;
 
 fn kustomization() -> Value {
     let documents = read_documents(&deploy_dir(), KUSTOMIZATION_FILE);
@@ -102,7 +102,7 @@ fn is_cluster_scoped_kind(kind: &str) -> bool {
 #[test]
 fn kubectl_kustomize_renders_every_resource_into_the_operator_namespace() {
     let deploy = deploy_dir();
-    let rendered = run_kubectl(&["kustomize", "."], &deploy);
+    let rendered = Kubectl::on_path().in_dir(&deploy).run(&["kustomize", "."]);
     assert!(
         rendered.status.success(),
         "kubectl kustomize deploy/ failed ({}): {}",

@@ -9,11 +9,16 @@
 //!   [`AzuriteServer`] (Azurite blob service): each with a pre-created bucket and an `object_store()` for
 //!   assertions; [`TestStore`] picks one by [`StoreProvider`].
 //!
+//! - [`kubectl::Kubectl`]: the real kubectl with a deadline; [`operator::OperatorLaunch`]: the operator binary as
+//!   a guarded process; [`wait::poll_until`]: waiting for a condition with a deadline; [`ports::free_port`].
+//!
 //! External programs come from `scripts/install-test-tools.sh`; see [`tools`]. A missing program fails the
 //! test with a message saying how to install it.
 
 mod background;
+pub mod kubectl;
 pub mod openbao;
+pub mod operator;
 pub mod ports;
 pub mod process;
 pub mod proxy;
