@@ -11,6 +11,7 @@ use super::resources::GroupResource;
 use super::state::{Scope, State};
 
 mod crd_registration;
+mod defaults;
 mod delete;
 
 use crd_registration::{is_crd, register_crd};
@@ -148,6 +149,7 @@ pub fn create(
         ));
     }
     reset_status_on_create(scope, &mut object);
+    defaults::on_create(scope, &mut object);
     let admitted = admit(
         &resource,
         &scope.version,
