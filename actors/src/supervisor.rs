@@ -13,10 +13,10 @@
 //! a persisted lock of its operation is reconciled against reality through the child's probe (see [`reconcile`]), both
 //! on the supervisor's own start and on every restart of that child.
 
-pub mod reconcile;
 pub mod children;
 mod link;
 pub mod observed_lock;
+pub mod reconcile;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,9 +33,9 @@ use crate::holder::HolderId;
 use crate::lock::{AcquireOutcome, AcquireRequest, LockHolding, OperationLock, ReleaseError};
 use crate::lock_client::{LockClient, LockReply, OperationReport};
 use crate::metrics::{ActorKind, MailboxGauge};
-use reconcile::{ProbeResult, ReconcileDecision, decide_reconciliation};
 use children::{ChildSlots, ChildView};
 use link::SupervisorLink;
+use reconcile::{ProbeResult, ReconcileDecision, decide_reconciliation};
 
 /// How often one lock change is retried after resourceVersion conflicts before giving up on this request.
 const MAX_PERSIST_ATTEMPTS: usize = 5;
@@ -265,7 +265,10 @@ impl SupervisorState {
 
     /// Reconciles a persisted lock of `operation` against reality through its child's probe, and says what the
     /// (re)starting child resumes. A lock of another operation is not this child's to judge.
-    async fn reconcile_persisted_lock(&mut self, operation: Operation) -> Option<crate::child::ResumedWork> {
+    async fn reconcile_persisted_lock(
+        &mut self,
+        operation: Operation,
+    ) -> Option<crate::child::ResumedWork> {
         let holding = self.lock.holding().cloned()?;
         if holding.operation != operation {
             return None;

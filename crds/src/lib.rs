@@ -9,19 +9,18 @@ pub mod conditions;
 pub mod crd_manifest;
 pub mod duration;
 pub mod field_error;
-#[cfg(all(test, feature = "schema-check"))]
-mod generated_crd_tests;
 pub mod patterns;
 pub mod restore;
 pub mod restore_status;
 pub mod retention;
-#[cfg(test)]
-mod round_trip_tests;
 pub mod schedule;
 #[cfg(feature = "schema-check")]
 pub mod schema_check;
 pub mod secret_ref;
 pub mod validation;
+
+#[cfg(test)]
+mod tests;
 
 pub use auth::{AuthMethod, AuthSpec, JwtAuth, TokenSecretRef};
 pub use backup::{BackupSpec, ExecutorSpec};

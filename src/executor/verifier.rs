@@ -135,12 +135,6 @@ mod tests {
         assert_eq!(verified.digest.as_str().len(), 7 + 64);
         assert_eq!(verified.archive.raft_index, 9);
     }
-}
-
-#[cfg(test)]
-mod background_tests {
-    use super::*;
-    use crate::executor::archive::test_archives::snapshot;
 
     #[tokio::test]
     async fn background_verdict_matches_the_inline_one() {

@@ -15,7 +15,7 @@ pub mod lock;
 pub mod text_format;
 
 #[cfg(test)]
-mod exposition_tests;
+mod tests;
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -33,7 +33,10 @@ pub enum ReconcileDecision {
     Release { reason: String },
 }
 
-pub fn decide_reconciliation(held: Option<(HolderId, u64)>, probe: ProbeResult) -> ReconcileDecision {
+pub fn decide_reconciliation(
+    held: Option<(HolderId, u64)>,
+    probe: ProbeResult,
+) -> ReconcileDecision {
     let Some((holder, epoch)) = held else {
         return ReconcileDecision::Free;
     };

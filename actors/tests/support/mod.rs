@@ -13,6 +13,7 @@ use futures::future::BoxFuture;
 use openbao_actors::backup::effects::{
     BackupJobRequest, BackupJobs, BackupStatusWriter, JobCreation,
 };
+use openbao_actors::backup::naming::window_job_name;
 use openbao_actors::backup::{BackupChild, BackupEffects};
 use openbao_actors::child::ChildSpecs;
 use openbao_actors::clock::ManualClock;
@@ -21,6 +22,8 @@ use openbao_actors::effects::{
     ClusterEffects, ClusterEvent, ConditionUpdate, EffectError, EventReason, EventRecorder,
     JobObservation, JobReader, JobState, LockStore, PersistError, PersistedLock, source_from,
 };
+use openbao_actors::lock::AcquireRequest;
+use openbao_actors::lock_client::LockReply;
 use openbao_actors::manager::{ClusterManager, ManagerArgs, ManagerMsg};
 use openbao_actors::metrics::{ActorKind, ActorMetrics};
 use openbao_actors::restore::{RestoreChild, RestoreReader, RestoreRecord};
@@ -453,4 +456,29 @@ pub fn backup_job_observed(job: JobObservation) -> SupervisorMsg {
 pub fn backup_child(view: &SupervisorView) -> (bool, u32) {
     let child = view.child(Operation::Backup).expect("a backup child");
     (child.alive, child.restarts)
+}
+
+/// The job name of today's 03:00 window.
+pub fn todays_window() -> String {
+    window_job_name(NAME, at(3, 0))
+}
+
+/// Asks the supervisor for the lock as `holder` would.
+pub async fn acquire(
+    supervisor: &ractor::ActorRef<SupervisorMsg>,
+    operation: Operation,
+    holder: &str,
+) -> LockReply {
+    let request = AcquireRequest {
+        operation,
+        holder: holder.to_string(),
+        message: String::new(),
+        override_existing: false,
+    };
+    ractor::call_t!(
+        supervisor,
+        |reply| SupervisorMsg::AcquireLock { request, reply },
+        10_000
+    )
+    .expect("supervisor answers")
 }
