@@ -232,6 +232,21 @@ fn sandbox_backs_up_on_schedule_and_ctrl_c_leaves_nothing_behind() {
         },
     );
     assert_eq!(column(&table, "FAILURES").as_deref(), Some("0"), "{table}");
+    // The operator records events through events.k8s.io; `kubectl describe` reads the core API, so this holds only
+    // while the simulator serves both as one resource.
+    wait_for(
+        &mut sandbox,
+        "`kubectl describe obc` to show the operator's BackupCompleted event",
+        BACKUP_DEADLINE,
+        || {
+            let described = kubectl(&info.kubeconfig, &["describe", "obc"])?;
+            let events = described.split("Events:").nth(1).unwrap_or_default();
+            events
+                .contains("BackupCompleted")
+                .then_some(())
+                .ok_or(described)
+        },
+    );
     let stored: Vec<_> = walk(&info.bucket_dir);
     assert!(
         stored.iter().any(|path| path.ends_with(".snap")),
