@@ -132,7 +132,7 @@ async fn apply_everything(binary: PathBuf) -> Fixture {
         .filter_map(|object| object["metadata"]["namespace"].as_str().map(str::to_string))
         .collect();
     // Separate documents, not a `kind: List`: kubectl validates a List client-side against OpenAPI v2, which the
-    // simulator does not serve. `kubectl create namespace` would send protobuf, which it does not speak either.
+    // simulator does not serve.
     let namespace_documents: Vec<String> = namespaces
         .iter()
         .map(|name| {
