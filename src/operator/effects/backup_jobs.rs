@@ -265,4 +265,126 @@ mod tests {
         );
         assert!(fence(None, &request(7)).is_err());
     }
+
+    mod requests {
+        use serde_json::{Value, json};
+
+        use super::super::super::mock_api::{Exchange, scripted_client, status_body};
+        use super::*;
+
+        const SA_PATH: &str = "/api/v1/namespaces/ns/serviceaccounts";
+        const CLUSTER_PATH: &str = "/apis/openbao.org/v1alpha1/namespaces/ns/openbaoclusters/prod";
+        const JOBS_PATH: &str = "/apis/batch/v1/namespaces/ns/jobs";
+
+        fn cluster_with_lock(epoch: i64) -> Value {
+            json!({
+                "apiVersion": "openbao.org/v1alpha1",
+                "kind": "OpenBaoCluster",
+                "metadata": {"name": "prod", "namespace": "ns", "uid": "u-1", "resourceVersion": "5"},
+                "spec": {
+                    "version": "2.7.2",
+                    "backup": {
+                        "schedule": "0 3 * * *",
+                        "target": {"provider": "s3", "bucket": "b"},
+                        "auth": {"jwt": {"role": "backup"}},
+                    },
+                },
+                "status": {"operationLock": {
+                    "operation": "Backup",
+                    "holder": "backup/prod-manual-0123456789",
+                    "acquiredAt": "2026-03-01T03:00:00Z",
+                    "epoch": epoch,
+                }},
+            })
+        }
+
+        fn jobs(client: kube::Client) -> KubeBackupJobs {
+            KubeBackupJobs::new(client, JobSettings::new("openbao-operator:test"))
+        }
+
+        fn cluster() -> OpenBaoCluster {
+            serde_json::from_value(cluster_with_lock(7)).unwrap()
+        }
+
+        #[tokio::test]
+        async fn an_existing_job_is_the_same_backup_and_the_service_account_is_ensured_once() {
+            let (client, server) = scripted_client(vec![
+                Exchange {
+                    method: "POST",
+                    path: SA_PATH,
+                    status: 201,
+                    body: json!({"metadata": {"name": "prod-backup"}}),
+                },
+                Exchange {
+                    method: "GET",
+                    path: CLUSTER_PATH,
+                    status: 200,
+                    body: cluster_with_lock(7),
+                },
+                Exchange {
+                    method: "POST",
+                    path: JOBS_PATH,
+                    status: 409,
+                    body: status_body(409, "AlreadyExists"),
+                },
+                // The second Job of the same cluster: no ServiceAccount round trip.
+                Exchange {
+                    method: "GET",
+                    path: CLUSTER_PATH,
+                    status: 200,
+                    body: cluster_with_lock(7),
+                },
+                Exchange {
+                    method: "POST",
+                    path: JOBS_PATH,
+                    status: 201,
+                    body: json!({"metadata": {"name": "prod-manual-0123456789"}}),
+                },
+            ]);
+            let jobs = jobs(client);
+            let first = jobs
+                .create_backup_job(&cluster(), &request(7))
+                .await
+                .unwrap();
+            assert_eq!(first, JobCreation::AlreadyExisted);
+            let second = jobs
+                .create_backup_job(&cluster(), &request(7))
+                .await
+                .unwrap();
+            assert_eq!(second, JobCreation::Created);
+            let seen = server.await.unwrap();
+            assert_eq!(
+                seen[2].body["metadata"]["annotations"]["openbao.org/lock-epoch"],
+                "7"
+            );
+        }
+
+        #[tokio::test]
+        async fn a_stale_epoch_creates_no_job() {
+            let (client, server) = scripted_client(vec![
+                Exchange {
+                    method: "POST",
+                    path: SA_PATH,
+                    status: 201,
+                    body: json!({"metadata": {"name": "prod-backup"}}),
+                },
+                Exchange {
+                    method: "GET",
+                    path: CLUSTER_PATH,
+                    status: 200,
+                    body: cluster_with_lock(8),
+                },
+            ]);
+            let error = jobs(client)
+                .create_backup_job(&cluster(), &request(7))
+                .await
+                .unwrap_err();
+            assert!(matches!(error, EffectError::Fenced(_)), "{error}");
+            assert_eq!(
+                server.await.unwrap().len(),
+                2,
+                "no Job request after the fence"
+            );
+        }
+    }
 }

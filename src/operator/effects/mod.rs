@@ -7,6 +7,8 @@ mod backup_jobs;
 mod events;
 mod job_reader;
 mod lock_store;
+#[cfg(test)]
+mod mock_api;
 mod restore_reader;
 mod status_writer;
 

@@ -184,4 +184,131 @@ mod tests {
             json!({"backup": {"nextScheduledBackup": null}})
         );
     }
+
+    const CLUSTER_PATH: &str = "/apis/openbao.org/v1alpha1/namespaces/ns/openbaoclusters/c";
+    const STATUS_PATH: &str = "/apis/openbao.org/v1alpha1/namespaces/ns/openbaoclusters/c/status";
+
+    fn cluster_at(resource_version: &str) -> Value {
+        json!({
+            "apiVersion": "openbao.org/v1alpha1",
+            "kind": "OpenBaoCluster",
+            "metadata": {"name": "c", "namespace": "ns", "resourceVersion": resource_version, "generation": 1},
+            "spec": {"version": "2.7.2"},
+        })
+    }
+
+    fn failures(count: i32) -> BackupStatus {
+        BackupStatus {
+            consecutive_failures: count,
+            ..BackupStatus::default()
+        }
+    }
+
+    fn writer(client: kube::Client, cached: Option<Value>) -> KubeStatusWriter {
+        let mut cache = kube::runtime::reflector::store::Writer::<OpenBaoCluster>::default();
+        if let Some(cached) = cached {
+            let object: OpenBaoCluster = serde_json::from_value(cached).unwrap();
+            cache.apply_watcher_event(&kube::runtime::watcher::Event::Apply(object));
+        }
+        let clock = Arc::new(openbao_actors::clock::SystemClock);
+        KubeStatusWriter::new(client, clock, cache.as_reader())
+    }
+
+    #[tokio::test]
+    async fn a_conflict_rereads_and_patches_against_the_new_version() {
+        use super::super::mock_api::{Exchange, scripted_client, status_body};
+        let (client, server) = scripted_client(vec![
+            Exchange {
+                method: "GET",
+                path: CLUSTER_PATH,
+                status: 200,
+                body: cluster_at("7"),
+            },
+            Exchange {
+                method: "PATCH",
+                path: STATUS_PATH,
+                status: 409,
+                body: status_body(409, "Conflict"),
+            },
+            Exchange {
+                method: "GET",
+                path: CLUSTER_PATH,
+                status: 200,
+                body: cluster_at("9"),
+            },
+            Exchange {
+                method: "PATCH",
+                path: STATUS_PATH,
+                status: 200,
+                body: cluster_at("10"),
+            },
+        ]);
+        writer(client, None)
+            .write_backup_status(&ClusterKey::new("ns", "c"), &failures(2), &[])
+            .await
+            .expect("written after one conflict");
+        let seen = server.await.unwrap();
+        let versions: Vec<_> = seen
+            .iter()
+            .filter(|request| request.method == "PATCH")
+            .map(|request| request.body["metadata"]["resourceVersion"].clone())
+            .collect();
+        assert_eq!(
+            versions,
+            [json!("7"), json!("9")],
+            "each PATCH is conditioned on the read before it"
+        );
+        assert_eq!(seen[3].body["status"]["backup"]["consecutiveFailures"], 2);
+    }
+
+    #[tokio::test]
+    async fn the_watch_cache_saves_the_read_and_repeated_conflicts_give_up() {
+        use super::super::mock_api::{Exchange, scripted_client, status_body};
+        // From the cache: one PATCH, no GET.
+        let (client, server) = scripted_client(vec![Exchange {
+            method: "PATCH",
+            path: STATUS_PATH,
+            status: 200,
+            body: cluster_at("4"),
+        }]);
+        writer(client, Some(cluster_at("3")))
+            .write_backup_status(&ClusterKey::new("ns", "c"), &failures(1), &[])
+            .await
+            .expect("written from the cache");
+        let seen = server.await.unwrap();
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].body["metadata"]["resourceVersion"], "3");
+
+        // Every write conflicts: the writer stops after its attempts with an error that names the cluster.
+        let mut script = vec![Exchange {
+            method: "PATCH",
+            path: STATUS_PATH,
+            status: 409,
+            body: status_body(409, "Conflict"),
+        }];
+        for _ in 1..MAX_ATTEMPTS {
+            script.push(Exchange {
+                method: "GET",
+                path: CLUSTER_PATH,
+                status: 200,
+                body: cluster_at("5"),
+            });
+            script.push(Exchange {
+                method: "PATCH",
+                path: STATUS_PATH,
+                status: 409,
+                body: status_body(409, "Conflict"),
+            });
+        }
+        let (client, server) = scripted_client(script);
+        let error = writer(client, Some(cluster_at("3")))
+            .write_backup_status(&ClusterKey::new("ns", "c"), &failures(1), &[])
+            .await
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("ns/c") && error.to_string().contains("conflicts"),
+            "{error}"
+        );
+        assert_eq!(server.await.unwrap().len(), 2 * MAX_ATTEMPTS - 1);
+    }
 }
