@@ -202,7 +202,7 @@ impl PartialEq<ClusterConditionReason> for ConditionReason {
 }
 
 /// Kubernetes Event reasons the actors emit on the OpenBaoCluster.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, strum::IntoStaticStr)]
 pub enum EventReason {
     BackupStarted,
     BackupCompleted,
@@ -216,15 +216,7 @@ pub enum EventReason {
 
 impl EventReason {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::BackupStarted => "BackupStarted",
-            Self::BackupCompleted => "BackupCompleted",
-            Self::BackupFailed => "BackupFailed",
-            Self::BackupSkipped => "BackupSkipped",
-            Self::BackupConfigurationInvalid => "BackupConfigurationInvalid",
-            Self::OperationLockBlocked => "OperationLockBlocked",
-            Self::OperationLockReleased => "OperationLockReleased",
-        }
+        self.into()
     }
 
     /// Kubernetes event type: failures and skipped work are `Warning`, the rest `Normal`.

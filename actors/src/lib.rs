@@ -15,6 +15,5 @@ pub mod lock;
 pub mod lock_client;
 pub mod manager;
 pub mod metrics;
-pub mod report;
 pub mod restore;
 pub mod supervisor;

@@ -8,6 +8,7 @@ pub mod cluster_status;
 pub mod conditions;
 pub mod crd_manifest;
 pub mod duration;
+pub mod executor_report;
 pub mod field_error;
 pub mod patterns;
 pub mod restore;

@@ -24,7 +24,7 @@ use std::time::Instant;
 use clap::Subcommand;
 
 use config::Env;
-use report::{Operation, Report};
+use report::{Operation, Report, ReportWriter};
 use stage::{AtStage, Failure, Stage};
 
 /// `openbao-operator executor <action>`.
@@ -82,7 +82,7 @@ async fn run(command: ExecutorCommand, env: &Env) -> u8 {
             (report, result)
         }
     };
-    report.duration_seconds = (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
+    report.duration_seconds = Some((started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0);
     let code = finish(&mut report, result);
     report.write(&report_path);
     code

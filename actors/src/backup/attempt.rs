@@ -96,7 +96,7 @@ impl BackupState {
                         kind,
                         &BackupOutcome::Failed {
                             finished_at: now,
-                            reason: outcome::REASON_JOB_NOT_CREATED.into(),
+                            reason: outcome::FailureReason::JobNotCreated.into(),
                             message,
                         },
                     )
@@ -110,7 +110,7 @@ impl BackupState {
                 BackupOrigin::PreUpgrade { .. } => {
                     if let Some(reply) = pre_upgrade_reply {
                         let _ = reply.send(PreUpgradeResult::Failed {
-                            reason: outcome::REASON_JOB_NOT_CREATED.into(),
+                            reason: outcome::FailureReason::JobNotCreated.into(),
                             message,
                         });
                     }

@@ -7,13 +7,33 @@ use openbao_crds::conditions::{ClusterConditionReason, ClusterConditionType, Con
 use openbao_crds::{BackupFailure, BackupKind, BackupStatus, RecoveryPoint};
 
 use crate::effects::{ConditionUpdate, JobObservation, JobState};
-use crate::report::{ExecutorReport, ReportOutcome};
+use openbao_crds::executor_report::{ExecutorReport, ReportOutcome};
 
 /// Failure reasons the actor assigns itself (the executor's own reasons pass through unchanged).
-pub const REASON_REPORT_UNREADABLE: &str = "ReportUnreadable";
-pub const REASON_JOB_MISSING: &str = "JobMissing";
-pub const REASON_JOB_FAILED: &str = "JobFailed";
-pub const REASON_JOB_NOT_CREATED: &str = "JobCreateFailed";
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr, strum::Display)]
+pub enum FailureReason {
+    /// The Job ended but its termination message is not a report.
+    ReportUnreadable,
+    /// The Job vanished before it reported.
+    JobMissing,
+    /// The Job failed without a report that names a reason.
+    JobFailed,
+    /// The Job could not be created.
+    #[strum(serialize = "JobCreateFailed")]
+    JobNotCreated,
+}
+
+impl FailureReason {
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+impl From<FailureReason> for String {
+    fn from(reason: FailureReason) -> Self {
+        reason.as_str().to_string()
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BackupOutcome {
@@ -46,7 +66,7 @@ pub fn outcome_of(
         JobState::Active => None,
         JobState::Missing => Some(BackupOutcome::Failed {
             finished_at: now,
-            reason: REASON_JOB_MISSING.into(),
+            reason: FailureReason::JobMissing.into(),
             message: format!(
                 "backup Job {} disappeared before it reported; check who deleted it",
                 job.job_name
@@ -74,7 +94,7 @@ pub fn outcome_of(
                 .reason
                 .clone()
                 .or_else(|| job_reason.clone())
-                .unwrap_or_else(|| REASON_JOB_FAILED.into());
+                .unwrap_or_else(|| FailureReason::JobFailed.into());
             let message = match (report.stage.as_deref(), report.message.as_deref()) {
                 (Some(stage), Some(message)) => format!("{stage} stage failed: {message}"),
                 (None, Some(message)) => message.to_string(),
@@ -100,7 +120,7 @@ fn success_from_report(
 ) -> BackupOutcome {
     let unreadable = |detail: String| BackupOutcome::Failed {
         finished_at,
-        reason: REASON_REPORT_UNREADABLE.into(),
+        reason: FailureReason::ReportUnreadable.into(),
         message: format!(
             "backup Job {job_name} succeeded but {detail}; the snapshot is not listed as a recovery point"
         ),
@@ -116,7 +136,9 @@ fn success_from_report(
     ) {
         return BackupOutcome::Failed {
             finished_at,
-            reason: report.reason.unwrap_or_else(|| REASON_JOB_FAILED.into()),
+            reason: report
+                .reason
+                .unwrap_or_else(|| FailureReason::JobFailed.into()),
             message: report.message.unwrap_or_default(),
         };
     }

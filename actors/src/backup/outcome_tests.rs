@@ -122,7 +122,7 @@ fn success_without_a_usable_report_and_a_vanished_job_are_failures() {
     };
     let outcome = outcome_of(&job, BackupKind::Scheduled, t(2)).unwrap();
     assert!(
-        matches!(&outcome, BackupOutcome::Failed { reason, .. } if reason == REASON_REPORT_UNREADABLE)
+        matches!(&outcome, BackupOutcome::Failed { reason, .. } if reason == FailureReason::ReportUnreadable.as_str())
     );
     let missing = JobObservation {
         job_name: "j".into(),
@@ -130,7 +130,7 @@ fn success_without_a_usable_report_and_a_vanished_job_are_failures() {
     };
     let outcome = outcome_of(&missing, BackupKind::Scheduled, t(2)).unwrap();
     assert!(
-        matches!(&outcome, BackupOutcome::Failed { reason, finished_at, .. } if reason == REASON_JOB_MISSING && *finished_at == t(2))
+        matches!(&outcome, BackupOutcome::Failed { reason, finished_at, .. } if reason == FailureReason::JobMissing.as_str() && *finished_at == t(2))
     );
     let active = JobObservation {
         job_name: "j".into(),
