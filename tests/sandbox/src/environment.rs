@@ -2,7 +2,6 @@
 //! the sample objects and the operator process.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
@@ -12,8 +11,7 @@ use kube::api::{DynamicObject, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use kube_sim::Sim;
 use kube_sim::controllers::ControllersConfig;
-use openbao_test_harness::process::ServerProcess;
-use openbao_test_harness::wait::poll_until;
+use openbao_test_harness::operator::{OperatorLaunch, OperatorProcess};
 use openbao_test_harness::{JwtAuthSetup, OpenBaoCluster, OpenBaoOptions, S3Options, S3Server};
 use serde::Deserialize;
 
@@ -68,7 +66,7 @@ impl SandboxError {
 /// Everything the sandbox runs. Fields drop in declaration order: the operator first (so it stops writing), then
 /// the simulator (its kubelet kills running Jobs' processes), then OpenBao and the store.
 pub struct Sandbox {
-    operator: ServerProcess,
+    operator: OperatorProcess,
     sim: Sim,
     openbao: OpenBaoCluster,
     store: S3Server,
@@ -144,12 +142,21 @@ impl Sandbox {
         .await?;
 
         println!("starting the operator ...");
-        let metrics_port = openbao_test_harness::ports::free_port()
-            .map_err(SandboxError::io("finding a free port"))?;
         let operator_log = logs.join("operator.log");
-        let operator = spawn_operator(&operator_bin, &kubeconfig, metrics_port, &operator_log)?;
-        let metrics_url = format!("http://127.0.0.1:{metrics_port}");
-        wait_until_ready(&operator, &metrics_url).await?;
+        let operator = OperatorLaunch {
+            namespace: NAMESPACE.into(),
+            pod_name: "sandbox-operator".into(),
+            executor_image: EXECUTOR_IMAGE.into(),
+            // Finished Jobs (and their logs) stay an hour, for `kubectl logs job/...`.
+            extra_args: vec!["--job-ttl-seconds".into(), "3600".into()],
+            ..OperatorLaunch::new(&operator_bin, &kubeconfig, &operator_log)
+        }
+        .start()?;
+        let metrics_url = operator.metrics_url();
+        operator
+            .wait_ready(OPERATOR_READY_DEADLINE)
+            .await
+            .map_err(|timeout| SandboxError::OperatorNotReady(timeout, operator.log_tail(30)))?;
 
         let info = SandboxInfo {
             sandbox_pid: std::process::id(),
@@ -271,53 +278,4 @@ async fn create_sample(
             "creating the sample OpenBaoCluster",
         ))?;
     Ok(())
-}
-
-fn spawn_operator(
-    operator_bin: &Path,
-    kubeconfig: &Path,
-    metrics_port: u16,
-    log: &Path,
-) -> Result<ServerProcess, SandboxError> {
-    let mut command = Command::new(operator_bin);
-    command
-        .args([
-            "run",
-            "--metrics-addr",
-            &format!("127.0.0.1:{metrics_port}"),
-            "--log-format",
-            "text",
-            "--executor-image",
-            EXECUTOR_IMAGE,
-            "--job-ttl-seconds",
-            "3600",
-        ])
-        .env("KUBECONFIG", kubeconfig)
-        .env("POD_NAMESPACE", NAMESPACE)
-        .env("POD_NAME", "sandbox-operator")
-        .env(
-            "RUST_LOG",
-            std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
-        );
-    Ok(ServerProcess::spawn("operator", command, log)?)
-}
-
-async fn wait_until_ready(operator: &ServerProcess, metrics_url: &str) -> Result<(), SandboxError> {
-    let readyz = format!("{metrics_url}/readyz");
-    let http = reqwest::Client::new();
-    poll_until("the operator's /readyz", OPERATOR_READY_DEADLINE, || {
-        let request = http.get(&readyz).send();
-        async move {
-            if let Some(status) = operator.exit_status() {
-                return Err(format!("the operator exited ({status})"));
-            }
-            match request.await {
-                Ok(response) if response.status().is_success() => Ok(()),
-                Ok(response) => Err(format!("/readyz answered {}", response.status())),
-                Err(error) => Err(format!("/readyz: {error}")),
-            }
-        }
-    })
-    .await
-    .map_err(|timeout| SandboxError::OperatorNotReady(timeout, operator.log_tail(30)))
 }

