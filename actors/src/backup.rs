@@ -19,7 +19,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use openbao_crds::{BackupKind, BackupStatus, OpenBaoCluster, TRIGGER_BACKUP_ANNOTATION};
+use openbao_crds::{
+    BACKUP_KIND_LABEL, BackupKind, BackupStatus, OpenBaoCluster, TRIGGER_BACKUP_ANNOTATION,
+};
 use ractor::concurrency::JoinHandle;
 use ractor::{Actor, ActorProcessingErr, ActorRef, MessagingErr, RpcReplyPort};
 
@@ -283,6 +285,33 @@ impl BackupState {
         .await;
     }
 
+    /// A resumed Job's kind is its `openbao.org/backup-kind` label; a Job without one (or unreadable) keeps the kind
+    /// its name shows, and the log says so.
+    async fn learn_resumed_kind(&mut self) {
+        let Some(running) = self.running.as_mut() else {
+            return;
+        };
+        let label = self
+            .backup_effects
+            .job_reader
+            .job_label(&self.key.namespace, &running.job_name, BACKUP_KIND_LABEL)
+            .await;
+        match label
+            .as_ref()
+            .map(|value| value.as_deref().and_then(BackupKind::parse))
+        {
+            Ok(Some(kind)) => running.kind = kind,
+            Ok(None) => {
+                tracing::warn!(cluster = %self.key, job = %running.job_name, kind = %running.kind,
+                    "resumed backup Job has no usable kind label; using the kind its name shows");
+            }
+            Err(error) => {
+                tracing::warn!(cluster = %self.key, job = %running.job_name, kind = %running.kind, %error,
+                    "cannot read the resumed backup Job's kind label; using the kind its name shows");
+            }
+        }
+    }
+
     /// Decide and act until the actor has to wait for something.
     async fn evaluate(&mut self, myself: &ActorRef<BackupMsg>) {
         for _ in 0..MAX_DECISIONS_PER_MESSAGE {
@@ -337,6 +366,7 @@ impl Actor for BackupActor {
             .unwrap_or_default();
         let running = args.resume.as_ref().map(|resumed| RunningBackup {
             job_name: resumed.holder.name.clone(),
+            // Read from the Job's kind label in `post_start`; until then the name says it.
             kind: naming::kind_of_job(&resumed.holder.name).unwrap_or(BackupKind::Scheduled),
             epoch: resumed.epoch,
             holds_lock: true,
@@ -381,6 +411,7 @@ impl Actor for BackupActor {
             .take()
             .unwrap_or(TriggerObservation::NoTrigger);
         state.publish_observation(observed).await;
+        state.learn_resumed_kind().await;
         if let Some(finished) = state.resumed_finished.take() {
             state.job_observed(finished).await;
         }

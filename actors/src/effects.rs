@@ -161,6 +161,14 @@ pub trait JobReader: Send + Sync {
         namespace: &'a str,
         job_name: &'a str,
     ) -> BoxFuture<'a, Result<JobState, EffectError>>;
+
+    /// The value of one label of the Job; `None` when the Job or the label does not exist.
+    fn job_label<'a>(
+        &'a self,
+        namespace: &'a str,
+        job_name: &'a str,
+        label: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, EffectError>>;
 }
 
 /// A condition as the actor decided it; `src/` adds transition times (changed only when `status` changes).

@@ -6,8 +6,8 @@ use openbao_actors::backup::naming::trigger_job_name;
 use openbao_actors::effects::{EventReason, JobState};
 use openbao_actors::lock_client::LockReply;
 use openbao_actors::supervisor::SupervisorMsg;
-use openbao_crds::Operation;
 use openbao_crds::conditions::ClusterConditionReason;
+use openbao_crds::{BackupKind, Operation};
 use support::*;
 
 #[tokio::test]
@@ -208,5 +208,30 @@ async fn a_restarted_supervisor_adopts_the_persisted_lock_and_releases_it_when_t
     fake.wait_until("resumed Job's end releases the lock", |w| w.lock.is_none())
         .await;
     assert!(fake.world().created.is_empty());
+    supervisor.stop(None);
+}
+
+#[tokio::test]
+async fn a_resumed_job_is_recorded_as_the_kind_its_label_names_not_its_name() {
+    // A Job that holds the lock under a name no kind can be read from (e.g. made by an older release).
+    let fake = FakeCluster::new(at(3, 30));
+    let job = "prod-backup-legacy".to_string();
+    let key = "p/vault/prod/20260302T032000Z-manual-00aa11bb.snap";
+    fake.update(|w| {
+        w.lock = Some(foreign_lock(Operation::Backup, &format!("backup/{job}"), 2));
+        w.jobs.insert(job.clone(), JobState::Active);
+        w.job_kinds.insert(job.clone(), "manual".into());
+    });
+    let supervisor = fake.start_supervisor(cluster(true, None, None)).await;
+    supervisor
+        .cast(backup_job_observed(succeeded(&job, key, at(3, 31))))
+        .unwrap();
+    let kind = fake
+        .wait_for("the resumed Job's recovery point", |w| {
+            let points = &w.backup_status.as_ref()?.recovery_points;
+            points.iter().find(|p| p.key == key).map(|p| p.kind)
+        })
+        .await;
+    assert_eq!(kind, BackupKind::Manual);
     supervisor.stop(None);
 }

@@ -12,6 +12,8 @@ use crate::secret_ref::CaBundleSecretRef;
 /// Annotation that requests a manual backup. Every new value is queued, never dropped;
 /// `status.backup.lastHandledTrigger` shows the value whose Job was created last.
 pub const TRIGGER_BACKUP_ANNOTATION: &str = "openbao.org/trigger-backup";
+/// Label of a backup Job: the [`BackupKind`](crate::BackupKind) it runs (`scheduled`, `manual`, `pre-upgrade`).
+pub const BACKUP_KIND_LABEL: &str = "openbao.org/backup-kind";
 
 /// Which OpenBao raft cluster (e.g. a StatefulSet from the OpenBao Helm chart) the operator protects and how it is
 /// backed up.

@@ -139,6 +139,13 @@ impl BackupKind {
             Self::PreUpgrade => "pre-upgrade",
         }
     }
+
+    /// The kind an API string names.
+    pub fn parse(value: &str) -> Option<Self> {
+        [Self::Scheduled, Self::Manual, Self::PreUpgrade]
+            .into_iter()
+            .find(|kind| kind.as_str() == value)
+    }
 }
 
 impl std::fmt::Display for BackupKind {

@@ -29,8 +29,8 @@ pub use backup_target::{
     AzureOptions, BackupTarget, GcsOptions, S3Options, StorageProvider, WorkloadIdentity,
 };
 pub use cluster::{
-    OpenBaoCluster, OpenBaoClusterSpec, TRIGGER_BACKUP_ANNOTATION, TlsSpec, UpgradeSpec,
-    WorkloadSpec,
+    BACKUP_KIND_LABEL, OpenBaoCluster, OpenBaoClusterSpec, TRIGGER_BACKUP_ANNOTATION, TlsSpec,
+    UpgradeSpec, WorkloadSpec,
 };
 pub use cluster_status::{
     BackupFailure, BackupKind, BackupStatus, OpenBaoClusterStatus, Operation, OperationLock,

@@ -12,7 +12,7 @@ pub const MANAGED_BY_LABEL: &str = "app.kubernetes.io/managed-by";
 pub const MANAGED_BY: &str = "openbao-operator";
 pub const CLUSTER_LABEL: &str = "openbao.org/cluster";
 pub const OPERATION_LABEL: &str = "openbao.org/operation";
-pub const BACKUP_KIND_LABEL: &str = "openbao.org/backup-kind";
+pub use openbao_crds::BACKUP_KIND_LABEL;
 /// The lock epoch the Job was created under: lets a human (and a deposed leader's successor) see which grant
 /// a Job belongs to.
 pub const EPOCH_ANNOTATION: &str = "openbao.org/lock-epoch";

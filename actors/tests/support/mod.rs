@@ -67,6 +67,8 @@ pub struct World {
     /// Every lock write takes this long (a slow API server), so a test can act while a handler is mid-write.
     pub persist_delay: Duration,
     pub active_restores: BTreeSet<String>,
+    /// `openbao.org/backup-kind` labels of Jobs made outside the fake's creation path (e.g. before a restart).
+    pub job_kinds: BTreeMap<String, String>,
     pub backup_status: Option<BackupStatus>,
     pub conditions: Vec<ConditionUpdate>,
     pub events: Vec<ClusterEvent>,
@@ -278,6 +280,29 @@ impl JobReader for FakeCluster {
             .cloned()
             .unwrap_or(JobState::Missing);
         ready(Ok(state))
+    }
+
+    fn job_label<'a>(
+        &'a self,
+        _: &'a str,
+        job_name: &'a str,
+        _: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, EffectError>> {
+        ready(Ok(self.kind_label(job_name)))
+    }
+}
+
+/// The fake's Jobs carry the kind label their creation request named.
+impl FakeCluster {
+    fn kind_label(&self, job_name: &str) -> Option<String> {
+        let world = self.world();
+        world.job_kinds.get(job_name).cloned().or_else(|| {
+            world
+                .created
+                .iter()
+                .find(|request| request.job_name == job_name)
+                .map(|request| request.kind.as_str().to_string())
+        })
     }
 }
 

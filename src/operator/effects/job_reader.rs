@@ -76,4 +76,28 @@ impl openbao_actors::effects::JobReader for JobReader {
             })
         })
     }
+
+    fn job_label<'a>(
+        &'a self,
+        namespace: &'a str,
+        job_name: &'a str,
+        label: &'a str,
+    ) -> BoxFuture<'a, Result<Option<String>, EffectError>> {
+        Box::pin(async move {
+            let api: Api<Job> = Api::namespaced(self.client.clone(), namespace);
+            match api.get(job_name).await {
+                Ok(job) => Ok(job
+                    .metadata
+                    .labels
+                    .and_then(|mut labels| labels.remove(label))),
+                Err(error) => {
+                    match ApiFailure::from(error) {
+                        ApiFailure::NotFound => Ok(None),
+                        other => Err(other
+                            .into_effect_error(format!("cannot read Job {namespace}/{job_name}"))),
+                    }
+                }
+            }
+        })
+    }
 }
