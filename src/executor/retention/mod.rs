@@ -183,11 +183,12 @@ fn apply_routine_rules(
         );
     }
     if let Some(max_age) = rules.max_age {
-        let cutoff = now - max_age;
+        // An age that reaches before the calendar's start (`99999999w` passes validation) keeps every point.
+        let cutoff = now.checked_sub_signed(max_age);
         let young: Vec<usize> = routine
             .iter()
             .copied()
-            .filter(|i| ordered[*i].created >= cutoff)
+            .filter(|i| cutoff.is_none_or(|cutoff| ordered[*i].created >= cutoff))
             .collect();
         mark(&young, KeepReason::MaxAge, reasons);
     }

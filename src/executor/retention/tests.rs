@@ -348,3 +348,89 @@ fn three_months_of_points_with_a_grandfather_father_son_policy() {
     }
     assert_eq!(kept.len(), 7 + 2 + 2 + 2, "kept {kept:?}");
 }
+
+#[test]
+fn an_age_before_the_calendar_keeps_every_point_instead_of_panicking() {
+    let points = five_daily();
+    let now = at("2026-03-06T12:00:00Z");
+    // `99999999w` passes validation; `now - age` lies before chrono's calendar.
+    let rules = RetentionRules {
+        max_age: Some(chrono::Duration::seconds(99_999_999 * 7 * 24 * 3600)),
+        ..rules()
+    };
+    let verdicts = select(&points, Some(&rules), now, None);
+    assert!(deleted(&verdicts).is_empty(), "{verdicts:?}");
+}
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn kind() -> impl Strategy<Value = BackupKind> {
+        prop_oneof![Just(Scheduled), Just(Manual), Just(PreUpgrade)]
+    }
+
+    fn any_rules() -> impl Strategy<Value = RetentionRules> {
+        let count = || proptest::option::of(0usize..50);
+        (
+            (count(), count(), count()),
+            (count(), count()),
+            proptest::option::of(0i64..=chrono::Duration::MAX.num_seconds()),
+        )
+            .prop_map(
+                |((keep_last, keep_daily, keep_weekly), (keep_monthly, keep_pre_upgrade), age)| {
+                    RetentionRules {
+                        keep_last,
+                        max_age: age.map(chrono::Duration::seconds),
+                        keep_daily,
+                        keep_weekly,
+                        keep_monthly,
+                        keep_pre_upgrade,
+                        time_zone: chrono_tz::Europe::Berlin,
+                    }
+                },
+            )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(10_000))]
+
+        /// Whatever the policy and points: no panic, every point decided once, the newest and the just-written
+        /// point kept.
+        #[test]
+        fn retention_never_panics_and_keeps_the_newest_and_the_just_written(
+            created in proptest::collection::vec((0i64..4_000_000_000, kind()), 1..30),
+            rules in proptest::option::of(any_rules()),
+            now_offset in 0i64..4_000_000_000,
+            just_written in proptest::option::of(0usize..30),
+        ) {
+            let points: Vec<PointFacts> = created
+                .iter()
+                .enumerate()
+                .map(|(i, (seconds, kind))| PointFacts {
+                    key: format!("p/ns/c/{i:03}.snap"),
+                    created: DateTime::from_timestamp(*seconds, 0).unwrap(),
+                    kind: *kind,
+                })
+                .collect();
+            let now = DateTime::from_timestamp(now_offset, 0).unwrap();
+            let written = just_written.and_then(|i| points.get(i)).map(|p| p.key.clone());
+            let verdicts = select(&points, rules.as_ref(), now, written.as_deref());
+            prop_assert_eq!(verdicts.len(), points.len());
+            let newest = points
+                .iter()
+                .max_by(|a, b| a.created.cmp(&b.created).then_with(|| a.key.cmp(&b.key)))
+                .unwrap();
+            let kept = |key: &str| {
+                verdicts
+                    .iter()
+                    .any(|v| v.key == key && matches!(v.decision, Decision::Keep(_)))
+            };
+            prop_assert!(kept(&newest.key), "the newest point {} was deleted", newest.key);
+            if let Some(written) = &written {
+                prop_assert!(kept(written), "the just-written point {written} was deleted");
+            }
+        }
+    }
+}
