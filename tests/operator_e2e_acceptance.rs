@@ -312,6 +312,22 @@ async fn a_manual_trigger_during_a_running_backup_is_queued_and_runs_next() {
         backup.last_backup_key.as_deref(),
         Some(backup.recovery_points[0].key.as_str())
     );
+    // Each Job has completion events of its own, naming it: repeats of one reason must not fold into the first
+    // Job's series (which would show the first Job's message for every later backup).
+    let completed = world.events_with_reason("BackupCompleted").await;
+    for job in [&first, &second] {
+        let name = job.metadata.name.as_deref().expect("a Job name");
+        assert!(
+            completed.iter().any(|event| {
+                event
+                    .note
+                    .as_deref()
+                    .is_some_and(|note| note.contains(name))
+                    && event.related.as_ref().and_then(|r| r.name.as_deref()) == Some(name)
+            }),
+            "no BackupCompleted event about {name}: {completed:?}"
+        );
+    }
 }
 
 /// Acceptance 3: wrong store credentials fail two scheduled windows in a row: `consecutiveFailures` 1 then 2,

@@ -229,6 +229,12 @@ impl BackupState {
         self.effects.emit(&self.key, reason, message).await;
     }
 
+    async fn emit_about_job(&self, reason: EventReason, job: &str, message: String) {
+        self.effects
+            .emit_about_job(&self.key, reason, job, message)
+            .await;
+    }
+
     fn arm_schedule_timer(
         &mut self,
         myself: &ActorRef<BackupMsg>,

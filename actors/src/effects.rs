@@ -243,6 +243,9 @@ impl EventReason {
 pub struct ClusterEvent {
     pub reason: EventReason,
     pub message: String,
+    /// The Job the event is about (the Event's related object). Kubernetes folds repeats of one reason into a
+    /// series that keeps the first message, so each Job's events must be told apart from the next Job's.
+    pub job: Option<String>,
 }
 
 pub trait EventRecorder: Send + Sync {
@@ -265,7 +268,38 @@ pub struct ClusterEffects {
 impl ClusterEffects {
     /// Records an event; a failure to record is logged, never fatal: events are an audit aid, status is the truth.
     pub async fn emit(&self, cluster: &ClusterKey, reason: EventReason, message: String) {
-        let event = ClusterEvent { reason, message };
+        self.record(
+            cluster,
+            ClusterEvent {
+                reason,
+                message,
+                job: None,
+            },
+        )
+        .await;
+    }
+
+    /// Records an event about one Job of the cluster.
+    pub async fn emit_about_job(
+        &self,
+        cluster: &ClusterKey,
+        reason: EventReason,
+        job: &str,
+        message: String,
+    ) {
+        self.record(
+            cluster,
+            ClusterEvent {
+                reason,
+                message,
+                job: Some(job.to_string()),
+            },
+        )
+        .await;
+    }
+
+    async fn record(&self, cluster: &ClusterKey, event: ClusterEvent) {
+        let reason = event.reason;
         if let Err(error) = self.events.record(cluster, &event).await {
             tracing::warn!(%cluster, event = reason.as_str(), %error, "could not record event");
         }

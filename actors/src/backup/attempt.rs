@@ -145,8 +145,9 @@ impl BackupState {
         });
         self.write_status(&outcome::started_conditions(kind, &job_name))
             .await;
-        self.emit(
+        self.emit_about_job(
             EventReason::BackupStarted,
+            &job_name,
             format!("{kind} backup Job {job_name} created (lock epoch {epoch})"),
         )
         .await;
@@ -234,8 +235,9 @@ impl BackupState {
         }
         match outcome {
             BackupOutcome::Succeeded { point, .. } => {
-                self.emit(
+                self.emit_about_job(
                     EventReason::BackupCompleted,
+                    job_name,
                     format!(
                         "{kind} backup Job {job_name} stored {} ({} bytes, {})",
                         point.key, point.size, point.digest
@@ -246,8 +248,9 @@ impl BackupState {
             BackupOutcome::Failed {
                 reason, message, ..
             } => {
-                self.emit(
+                self.emit_about_job(
                     EventReason::BackupFailed,
+                    job_name,
                     format!("{kind} backup Job {job_name} failed: {reason}: {message}"),
                 )
                 .await;
