@@ -58,6 +58,17 @@ impl KubeEvents {
     }
 }
 
+/// The Job an event is about, as its related object: it also keeps one Job's events out of another Job's series.
+fn job_reference(cluster: &ClusterKey, job: &str) -> ObjectReference {
+    ObjectReference {
+        api_version: Some("batch/v1".into()),
+        kind: Some("Job".into()),
+        name: Some(job.to_string()),
+        namespace: Some(cluster.namespace.clone()),
+        ..ObjectReference::default()
+    }
+}
+
 /// `message` cut to the API's limit at a character boundary.
 pub fn note(message: &str) -> String {
     if message.len() <= MAX_NOTE_BYTES {
@@ -101,7 +112,7 @@ impl EventRecorder for KubeEvents {
                 reason: event.reason.as_str().to_string(),
                 note: Some(note(&event.message)),
                 action: action(event.reason).to_string(),
-                secondary: None,
+                secondary: event.job.as_ref().map(|job| job_reference(cluster, job)),
             };
             self.recorder
                 .publish(&published, &self.reference(cluster))
