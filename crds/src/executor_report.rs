@@ -88,14 +88,46 @@ fn is_zero(n: &usize) -> bool {
     *n == 0
 }
 
+/// The longest termination message read at all: Kubernetes keeps 4096 bytes; anything longer did not come
+/// through the kubelet.
+pub const MAX_READ_BYTES: usize = 16 * 1024;
+/// The longest run a report may claim (a Job's deadline is far shorter).
+pub const MAX_DURATION_SECONDS: f64 = 366.0 * 24.0 * 3600.0;
+const MAX_KEY_BYTES: usize = 1024;
+
+/// Why a report cannot be used. The termination message is written by whatever image the cluster names, so it is
+/// untrusted input: every field the operator uses is checked before it is used.
 #[derive(Debug, thiserror::Error)]
-#[error("the executor report is not valid JSON: {0}")]
-pub struct ReportError(#[from] serde_json::Error);
+pub enum ReportError {
+    #[error("the executor report is not valid JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("the executor report is {0} bytes long, more than a termination message can hold")]
+    TooLong(usize),
+    #[error("the executor report's {field} is out of range: {detail}")]
+    Invalid { field: &'static str, detail: String },
+}
 
 impl ReportError {
     pub fn reason(&self) -> &'static str {
         "ReportUnreadable"
     }
+}
+
+fn invalid(field: &'static str, detail: impl Into<String>) -> ReportError {
+    ReportError::Invalid {
+        field,
+        detail: detail.into(),
+    }
+}
+
+/// `sha256:` and 64 lowercase hex digits.
+pub fn is_sha256_digest(digest: &str) -> bool {
+    digest.strip_prefix("sha256:").is_some_and(|hex| {
+        hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
 }
 
 impl ExecutorReport {
@@ -106,8 +138,49 @@ impl ExecutorReport {
         }
     }
 
+    /// Parses and checks a termination message: the fields the operator uses are within their ranges.
     pub fn parse(termination_message: &str) -> Result<Self, ReportError> {
-        Ok(serde_json::from_str(termination_message.trim())?)
+        if termination_message.len() > MAX_READ_BYTES {
+            return Err(ReportError::TooLong(termination_message.len()));
+        }
+        let report: Self = serde_json::from_str(termination_message.trim())?;
+        report.check()?;
+        Ok(report)
+    }
+
+    fn check(&self) -> Result<(), ReportError> {
+        for (field, seconds) in [
+            ("durationSeconds", self.duration_seconds),
+            ("restoreAcceptedSeconds", self.restore_accepted_seconds),
+        ] {
+            if let Some(seconds) = seconds
+                && !(seconds.is_finite() && (0.0..=MAX_DURATION_SECONDS).contains(&seconds))
+            {
+                return Err(invalid(field, format!("{seconds} seconds")));
+            }
+        }
+        if let Some(key) = &self.key
+            && (key.is_empty() || key.len() > MAX_KEY_BYTES || key.chars().any(char::is_control))
+        {
+            return Err(invalid("key", format!("{} bytes", key.len())));
+        }
+        if let Some(digest) = &self.digest
+            && !is_sha256_digest(digest)
+        {
+            return Err(invalid("digest", "not sha256:<64 hex digits>"));
+        }
+        if let Some(size) = self.size
+            && i64::try_from(size).is_err()
+        {
+            return Err(invalid("size", size.to_string()));
+        }
+        Ok(())
+    }
+
+    /// `durationSeconds` as a duration; in range once parsed.
+    pub fn duration(&self) -> Option<chrono::Duration> {
+        let seconds = self.duration_seconds?;
+        chrono::Duration::try_milliseconds((seconds * 1000.0).round() as i64)
     }
 
     /// `created` as a time, if it is RFC 3339.
@@ -163,7 +236,7 @@ mod tests {
         let written = ExecutorReport {
             outcome: Some(ReportOutcome::Succeeded),
             key: Some("ns/c/a.snap".into()),
-            digest: Some("sha256:00".into()),
+            digest: Some(format!("sha256:{}", "0a".repeat(32))),
             size: Some(10),
             duration_seconds: Some(1.5),
             raft_index: Some(4),
@@ -193,6 +266,81 @@ mod tests {
         assert_eq!(report.operation, Some(ReportOperation::Unrecognized));
         assert_eq!(report.created_at(), None);
         assert!(ExecutorReport::parse("not json").is_err());
+    }
+
+    #[test]
+    fn out_of_range_fields_are_unreadable_not_a_panic_later() {
+        for (json, field) in [
+            (
+                r#"{"outcome":"succeeded","durationSeconds":-1e16}"#,
+                "durationSeconds",
+            ),
+            (
+                r#"{"outcome":"succeeded","durationSeconds":1e300}"#,
+                "durationSeconds",
+            ),
+            (
+                r#"{"outcome":"succeeded","restoreAcceptedSeconds":-1}"#,
+                "restoreAcceptedSeconds",
+            ),
+            (r#"{"outcome":"succeeded","digest":"sha256:zz"}"#, "digest"),
+            (r#"{"outcome":"succeeded","key":""}"#, "key"),
+            (
+                r#"{"outcome":"succeeded","size":18446744073709551615}"#,
+                "size",
+            ),
+        ] {
+            match ExecutorReport::parse(json) {
+                Err(ReportError::Invalid { field: named, .. }) => {
+                    assert_eq!(named, field, "{json}")
+                }
+                other => panic!("{json}: {other:?}"),
+            }
+        }
+        let huge = format!(r#"{{"message":"{}"}}"#, "x".repeat(MAX_READ_BYTES));
+        assert!(matches!(
+            ExecutorReport::parse(&huge),
+            Err(ReportError::TooLong(_))
+        ));
+        let ok = ExecutorReport::parse(r#"{"durationSeconds":42.5}"#).unwrap();
+        assert_eq!(ok.duration(), Some(chrono::Duration::milliseconds(42_500)));
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(10_000))]
+
+            /// Any text, and any JSON object with numbers anywhere, parses to a report or an error, and what
+            /// parses yields a duration without panicking.
+            #[test]
+            fn any_termination_message_parses_or_is_refused(
+                text in ".{0,200}",
+                duration in proptest::num::f64::ANY,
+                accepted in proptest::num::f64::ANY,
+                size in any::<u64>(),
+                digest in "(sha256:)?[0-9a-fA-Fz]{0,70}",
+            ) {
+                let _ = ExecutorReport::parse(&text);
+                let json = serde_json::json!({
+                    "outcome": "succeeded",
+                    "durationSeconds": duration,
+                    "restoreAcceptedSeconds": accepted,
+                    "size": size,
+                    "digest": digest,
+                    "key": text,
+                })
+                .to_string();
+                if let Ok(report) = ExecutorReport::parse(&json) {
+                    let _ = report.duration();
+                    let _ = report.created_at();
+                    prop_assert!(report.digest.as_deref().is_none_or(is_sha256_digest));
+                }
+            }
+        }
     }
 
     #[test]

@@ -143,12 +143,10 @@ fn success_from_report(
         };
     }
     let created = report.created_at();
+    let duration = report.duration();
     let (Some(key), Some(size), Some(digest)) = (report.key, report.size, report.digest) else {
         return unreadable("its report lacks key, size or digest".into());
     };
-    let duration = report
-        .duration_seconds
-        .map(|seconds| Duration::milliseconds((seconds * 1000.0).round() as i64));
     BackupOutcome::Succeeded {
         point: RecoveryPoint {
             key,

@@ -8,7 +8,7 @@ fn t(minute: u32) -> DateTime<Utc> {
 
 fn success_message(key: &str, minute: u32) -> String {
     format!(
-        r#"{{"operation":"backup","outcome":"succeeded","key":"{key}","size":1234,"digest":"sha256:aa",
+        r#"{{"operation":"backup","outcome":"succeeded","key":"{key}","size":1234,"digest":"sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
             "created":"{}","durationSeconds":185.2}}"#,
         t(minute).to_rfc3339()
     )
@@ -48,7 +48,10 @@ fn a_success_records_key_size_digest_duration_and_resets_failures() {
     assert!(changed);
     assert_eq!(status.last_backup_key.as_deref(), Some("k1"));
     assert_eq!(status.last_backup_size, Some(1234));
-    assert_eq!(status.last_backup_digest.as_deref(), Some("sha256:aa"));
+    assert_eq!(
+        status.last_backup_digest.as_deref(),
+        Some("sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")
+    );
     assert_eq!(status.last_backup_duration.as_deref(), Some("3m5s"));
     assert_eq!(
         status.last_success_time,
@@ -192,7 +195,7 @@ fn sub_second_times_order_the_points() {
     let mut status = BackupStatus::default();
     for (key, millis) in [("b-earlier", 100), ("a-later", 900)] {
         let message = format!(
-            r#"{{"outcome":"succeeded","key":"{key}","size":1,"digest":"sha256:aa","created":"{}"}}"#,
+            r#"{{"outcome":"succeeded","key":"{key}","size":1,"digest":"sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","created":"{}"}}"#,
             (t(5) + Duration::milliseconds(millis))
                 .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
         );
@@ -216,4 +219,27 @@ fn durations_read_like_kubectl() {
     assert_eq!(format_duration(Duration::seconds(185)), "3m5s");
     assert_eq!(format_duration(Duration::seconds(3607)), "1h0m7s");
     assert_eq!(format_duration(Duration::seconds(-3)), "0s");
+}
+
+#[test]
+fn a_report_with_an_impossible_duration_is_unreadable_not_a_panic() {
+    let key = "p/ns/c/20260101T030000Z-scheduled-00aa11bb.snap";
+    let digest = format!("sha256:{}", "ab".repeat(32));
+    for duration in ["-1e16", "1e300", "-0.5"] {
+        let job = JobObservation {
+            job_name: "j".into(),
+            state: JobState::Succeeded {
+                finished_at: t(1),
+                termination_message: Some(format!(
+                    r#"{{"outcome":"succeeded","key":"{key}","size":1,"digest":"{digest}","durationSeconds":{duration}}}"#
+                )),
+            },
+        };
+        let outcome = outcome_of(&job, BackupKind::Scheduled, t(2)).unwrap();
+        assert!(
+            matches!(&outcome, BackupOutcome::Failed { reason, message, .. }
+                if reason == FailureReason::ReportUnreadable.as_str() && message.contains("durationSeconds")),
+            "{duration}: {outcome:?}"
+        );
+    }
 }

@@ -447,7 +447,7 @@ pub fn succeeded(job_name: &str, key: &str, finished_at: DateTime<Utc>) -> JobOb
                     "outcome": "succeeded",
                     "key": key,
                     "size": 4096,
-                    "digest": "sha256:0f",
+                    "digest": "sha256:0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f",
                     "operation": "backup",
                     "created": (finished_at - chrono::Duration::seconds(40)).to_rfc3339(),
                     "durationSeconds": 40,
