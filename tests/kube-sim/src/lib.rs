@@ -12,8 +12,10 @@ pub mod faults;
 pub mod openapi;
 pub mod patch;
 pub mod protobuf;
+pub mod requests;
 pub mod server;
 pub mod sim;
 
 pub use faults::Verb;
+pub use requests::{RequestFilter, WriteRequest};
 pub use sim::{Sim, SimBuilder, SimError};

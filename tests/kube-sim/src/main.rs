@@ -24,6 +24,9 @@ struct Args {
     /// `iss` claim of ServiceAccount tokens.
     #[arg(long, default_value = kube_sim::sim::DEFAULT_ISSUER)]
     issuer: String,
+    /// How many write requests `GET /sim/requests` keeps (the newest).
+    #[arg(long, default_value_t = kube_sim::requests::DEFAULT_LIMIT)]
+    request_log_limit: usize,
 }
 
 fn parse_image(value: &str) -> Result<(String, PathBuf), String> {
@@ -51,6 +54,7 @@ async fn main() -> anyhow::Result<()> {
     let sim = Sim::builder()
         .port(args.port)
         .issuer(args.issuer)
+        .request_log_limit(args.request_log_limit)
         .controllers(config)
         .start()
         .await?;

@@ -16,6 +16,7 @@ use crate::api::write::{self, WriteOptions};
 use crate::auth::{Authenticator, TokenClaims, random_token};
 use crate::controllers::{self, ControllersConfig, ControllersHandle};
 use crate::faults::{FaultAction, FaultRule, Faults, Verb};
+use crate::requests::{self, RequestFilter, RequestLog, WriteRequest};
 use crate::server::{App, ServingCertificate, TlsListener, router};
 
 pub const DEFAULT_ISSUER: &str = "https://kube-sim.local";
@@ -48,6 +49,7 @@ pub struct SimBuilder {
     issuer: String,
     history_limit: usize,
     bookmark_interval: Duration,
+    request_log_limit: usize,
     controllers: Option<ControllersConfig>,
 }
 
@@ -73,6 +75,12 @@ impl SimBuilder {
     /// How often watches that asked for bookmarks get one.
     pub fn bookmark_interval(mut self, interval: Duration) -> Self {
         self.bookmark_interval = interval;
+        self
+    }
+
+    /// How many write requests the request log keeps (the newest; default [`requests::DEFAULT_LIMIT`]).
+    pub fn request_log_limit(mut self, entries: usize) -> Self {
+        self.request_log_limit = entries;
         self
     }
 
@@ -114,6 +122,7 @@ impl SimBuilder {
             cluster: cluster.clone(),
             auth: Authenticator::new(self.issuer, random_token()),
             faults: Faults::default(),
+            requests: RequestLog::new(self.request_log_limit),
             log_dir: log_dir.clone(),
             address: address.to_string(),
         });
@@ -184,6 +193,7 @@ impl Sim {
             issuer: DEFAULT_ISSUER.to_string(),
             history_limit: 10_000,
             bookmark_interval: Duration::from_secs(5),
+            request_log_limit: requests::DEFAULT_LIMIT,
             controllers: None,
         }
     }
@@ -326,6 +336,27 @@ impl Sim {
 
     pub fn clear_faults(&self) {
         self.app.faults.clear();
+    }
+
+    /// Every write request answered so far (the newest [`SimBuilder::request_log_limit`]), oldest first. The
+    /// simulator's own controllers are clients too, so their writes are here as well.
+    pub fn requests(&self) -> Vec<WriteRequest> {
+        self.app.requests.entries()
+    }
+
+    /// Write requests with this verb on this resource: `plural` for the object itself, `plural/subresource` for a
+    /// subresource (e.g. `(Verb::Patch, "jobs/status")`).
+    pub fn requests_matching(&self, verb: Verb, resource: &str) -> Vec<WriteRequest> {
+        self.app.requests.matching(&RequestFilter {
+            verb: Some(verb),
+            resource: Some(resource.into()),
+            ..RequestFilter::default()
+        })
+    }
+
+    /// The request log itself: other filters, the drop count, the newest sequence number.
+    pub fn request_log(&self) -> &RequestLog {
+        &self.app.requests
     }
 
     /// Ends every open watch connection (clients see the stream end and must re-watch).

@@ -135,6 +135,10 @@ impl Query {
             .filter(|v| !v.is_empty())
     }
 
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+
     pub fn flag(&self, key: &str) -> bool {
         matches!(self.get(key), Some("true" | "1"))
     }

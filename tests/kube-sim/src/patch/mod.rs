@@ -9,7 +9,9 @@ use serde_json::Value;
 
 use crate::api::error::{ApiError, ApiResult, StatusReason};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Serialized as kubectl's `--type` names (`json`, `merge`, `strategic`) plus `apply`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum PatchType {
     Json,
     Merge,

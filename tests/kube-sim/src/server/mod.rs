@@ -3,6 +3,7 @@
 mod access_review;
 mod control;
 mod logs;
+mod recording;
 mod resource;
 mod response;
 mod tls;
@@ -23,6 +24,7 @@ use crate::api::error::{ApiError, StatusReason};
 use crate::api::request::{Query, Target, parse_target};
 use crate::auth::Authenticator;
 use crate::faults::Faults;
+use crate::requests::{Received, RequestLog};
 use crate::{discovery, openapi};
 use response::{error_response, json_response};
 
@@ -31,6 +33,7 @@ pub struct App {
     pub cluster: Arc<Cluster>,
     pub auth: Authenticator,
     pub faults: Faults,
+    pub requests: RequestLog,
     pub log_dir: PathBuf,
     pub address: String,
 }
@@ -48,6 +51,23 @@ async fn handle(app: Arc<App>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let target = parse_target(parts.uri.path());
     let query = Query::parse(parts.uri.query());
+    // Every write on a resource path is recorded with the status it is answered with, whichever step refuses it.
+    let mut write = recording::received(&target, &parts.method, &parts.headers, &query);
+    let response = serve(&app, target, parts, query, body, write.as_mut()).await;
+    if let Some(write) = write {
+        app.requests.record(write, response.status().as_u16());
+    }
+    response
+}
+
+async fn serve(
+    app: &Arc<App>,
+    target: Target,
+    parts: axum::http::request::Parts,
+    query: Query,
+    body: Body,
+    mut write: Option<&mut Received>,
+) -> Response {
     let public = matches!(
         target,
         Target::Version | Target::Health | Target::Jwks | Target::OpenIdConfiguration
@@ -58,13 +78,33 @@ async fn handle(app: Arc<App>, request: Request) -> Response {
             .get("authorization")
             .and_then(|h| h.to_str().ok());
         let authenticated = app.auth.authenticate(header, &app.cluster.lock());
-        if let Err(error) = authenticated {
-            tracing::debug!(
-                reason = error.reason(),
-                path = parts.uri.path(),
-                "request not authenticated"
-            );
-            return error_response(&ApiError::new(StatusReason::Unauthorized, "Unauthorized"));
+        match authenticated {
+            Ok(identity) => {
+                if let Some(write) = write.as_deref_mut() {
+                    write.user = Some(recording::username(&identity));
+                }
+            }
+            Err(error) => {
+                tracing::debug!(
+                    reason = error.reason(),
+                    path = parts.uri.path(),
+                    "request not authenticated"
+                );
+                // The log names a refused write's object too: "which create lost its credentials" is the
+                // question it answers. The body is read only for that, never acted on.
+                if let Some(write) = write
+                    && let Ok(body) = axum::body::to_bytes(body, MAX_BODY).await
+                {
+                    let request = Incoming {
+                        method: parts.method,
+                        headers: parts.headers,
+                        query,
+                        body,
+                    };
+                    recording::read_body(write, &request);
+                }
+                return error_response(&ApiError::new(StatusReason::Unauthorized, "Unauthorized"));
+            }
         }
     }
     let body = match axum::body::to_bytes(body, MAX_BODY).await {
@@ -79,6 +119,9 @@ async fn handle(app: Arc<App>, request: Request) -> Response {
         query,
         body,
     };
+    if let Some(write) = write {
+        recording::read_body(write, &request);
+    }
     match target {
         Target::Resource(path)
             if path.group == access_review::GROUP
@@ -87,9 +130,9 @@ async fn handle(app: Arc<App>, request: Request) -> Response {
         {
             access_review::create(&request).unwrap_or_else(|e| error_response(&e))
         }
-        Target::Resource(path) => resource::handle(&app, path, request).await,
-        Target::Sim(path) => control::handle(&app, &path, &request),
-        other => serve_document(&app, other, &request.method),
+        Target::Resource(path) => resource::handle(app, path, request).await,
+        Target::Sim(path) => control::handle(app, &path, &request),
+        other => serve_document(app, other, &request.method),
     }
 }
 
