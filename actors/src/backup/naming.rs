@@ -7,6 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use openbao_crds::BackupKind;
+use sha2::{Digest, Sha256};
 
 const MAX_NAME: usize = 63;
 const WINDOW_INFIX: &str = "backup";
@@ -81,11 +82,16 @@ fn cluster_part(cluster: &str, budget: usize) -> String {
 }
 
 /// First 10 hex digits of the 64-bit FNV-1a hash: stable across processes and releases, unlike std's hashers.
+/// The first 40 bits of SHA-256. A hand-rolled FNV used before left the high bits of tokens that differ in their
+/// last character nearly equal (`kill-0`, `kill-1` → `6d0eb9cf32`, `6d0ebacf32`); two triggers whose names
+/// collide would be taken for one backup.
 fn short_hash(text: &str) -> String {
-    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |hash, byte| {
-        (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3)
-    });
-    format!("{hash:016x}")[..HASH_LEN].to_string()
+    let digest = Sha256::digest(text.as_bytes());
+    digest
+        .iter()
+        .take(HASH_LEN / 2)
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 #[cfg(test)]
@@ -120,6 +126,22 @@ mod tests {
         assert_eq!(manual, trigger_job_name("prod", "2026-03-01 ad hoc"));
         assert_ne!(manual, trigger_job_name("prod", "2026-03-01 ad hoc 2"));
         assert!(pre_upgrade_job_name("prod", "2.7.2").starts_with("prod-pre-upgrade-"));
+    }
+
+    #[test]
+    fn tokens_that_differ_in_one_character_get_unrelated_names() {
+        let names: Vec<String> = (0..10)
+            .map(|i| trigger_job_name("prod", &format!("kill-{i}")))
+            .collect();
+        for (i, a) in names.iter().enumerate() {
+            for b in &names[i + 1..] {
+                let differing = a.bytes().zip(b.bytes()).filter(|(x, y)| x != y).count();
+                assert!(
+                    differing >= 5,
+                    "{a} and {b} differ in {differing} characters only"
+                );
+            }
+        }
     }
 
     #[test]
