@@ -11,6 +11,7 @@ use std::time::Duration;
 use chrono::Utc;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::events::v1::Event;
+use kube_sim::Verb;
 use openbao_crds::{BackupKind, OpenBaoClusterStatus, Operation};
 use operator_support::kubectl::{kubectl, parse_table};
 use operator_support::wait::eventually_explained;
@@ -593,6 +594,35 @@ async fn operator_killed_at_random_points_of_backups_never_duplicates_and_conver
         "{per_trigger:?}"
     );
     assert_eq!(per_trigger.len(), ROUNDS, "{per_trigger:?}");
+
+    // Counted where it happens: the simulator's log of every Job create it answered. A second Job for a window or
+    // trigger would have to be a second accepted create (a repeat under the same name is refused with 409 and
+    // adopted); a Job created and then deleted would not show in the list above, but shows here.
+    let creates = world.sim.requests_matching(Verb::Create, "jobs");
+    let mut accepted: BTreeMap<String, usize> = BTreeMap::new();
+    for create in creates.iter().filter(|create| create.status == 201) {
+        let name = create.name.clone().expect("a created Job's name");
+        *accepted.entry(name).or_default() += 1;
+    }
+    let refused: Vec<u16> = creates
+        .iter()
+        .map(|create| create.status)
+        .filter(|status| *status != 201)
+        .collect();
+    println!(
+        "Job creates: {} accepted, refused with {refused:?}",
+        accepted.values().sum::<usize>()
+    );
+    assert!(accepted.values().all(|count| *count == 1), "{accepted:?}");
+    assert_eq!(
+        accepted.len(),
+        jobs.len(),
+        "every accepted create is a Job that still exists: {accepted:?}"
+    );
+    assert!(
+        refused.iter().all(|status| *status == 409),
+        "only repeats under the same name are refused: {refused:?}"
+    );
 }
 
 /// Every backup Job ended, the lock is free, `token` was handled, and `status.backup` matches the bucket: one
