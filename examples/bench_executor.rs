@@ -9,7 +9,10 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use openbao_test_harness::{OpenBaoCluster, OpenBaoOptions, S3Options, S3Server};
+use openbao_test_harness::{
+    BACKUP_POLICY, BACKUP_POLICY_NAME, OpenBaoCluster, OpenBaoOptions, RESTORE_POLICY,
+    RESTORE_POLICY_NAME, S3Options, S3Server,
+};
 
 /// KV values are stored encrypted, so even repetitive plaintext makes an incompressible snapshot. Raft refuses
 /// entries over 1 MiB, so two values per MiB.
@@ -26,6 +29,8 @@ struct Measured {
 
 struct Bench {
     cluster: OpenBaoCluster,
+    /// A token with the backup and restore policies only: the executor refuses a root token.
+    executor_token: String,
     s3: S3Server,
     executor: PathBuf,
     work: tempfile::TempDir,
@@ -62,7 +67,21 @@ async fn main() {
     .await
     .expect("OpenBao started (run scripts/install-test-tools.sh first)");
     let s3 = S3Server::start(S3Options::default()).expect("S3 server started");
+    for (name, policy) in [
+        (BACKUP_POLICY_NAME, BACKUP_POLICY),
+        (RESTORE_POLICY_NAME, RESTORE_POLICY),
+    ] {
+        cluster
+            .write_policy(name, policy)
+            .await
+            .expect("policy written");
+    }
+    let executor_token = cluster
+        .create_token(&[BACKUP_POLICY_NAME, RESTORE_POLICY_NAME])
+        .await
+        .expect("an executor token");
     let mut bench = Bench {
+        executor_token,
         cluster,
         s3,
         executor,
@@ -254,7 +273,7 @@ impl Bench {
         key: Option<&str>,
     ) -> (Measured, serde_json::Value) {
         let token_file = self.work.path().join("token");
-        std::fs::write(&token_file, self.cluster.root_token()).unwrap();
+        std::fs::write(&token_file, &self.executor_token).unwrap();
         let creds = self.work.path().join("creds");
         std::fs::create_dir_all(&creds).unwrap();
         std::fs::write(creds.join("AWS_ACCESS_KEY_ID"), self.s3.access_key()).unwrap();

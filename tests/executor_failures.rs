@@ -94,6 +94,41 @@ async fn refused_logins_fail_at_the_auth_stage_and_the_snapshot_needs_its_policy
         executor_support::keys(&store.object_store().unwrap()).await,
         Vec::<String>::new()
     );
+
+    // The real root token in a token file is refused at run time, whatever its Secret is called; a scoped
+    // token without the default policy (it cannot look itself up) is not root and works.
+    env.with_token(cluster.root_token());
+    let outcome = env.run(&["backup"]).await;
+    outcome.assert_failed_at("auth", 3);
+    assert_eq!(outcome.reason(), "RootTokenRefused");
+    assert_eq!(
+        executor_support::keys(&store.object_store().unwrap()).await,
+        Vec::<String>::new()
+    );
+    let without_default = cluster
+        .call(
+            reqwest::Method::POST,
+            "auth/token/create",
+            Some(cluster.root_token()),
+            Some(
+                &json!({"policies": [BACKUP_POLICY_NAME], "no_default_policy": true, "ttl": "10m"}),
+            ),
+        )
+        .await
+        .unwrap();
+    let token = without_default.json()["auth"]["client_token"]
+        .as_str()
+        .expect("a token")
+        .to_string();
+    env.with_token(&token);
+    let key = env.run(&["backup"]).await.assert_success().key();
+
+    // A restore (here a dry run of that snapshot) refuses the root token too.
+    env.with_token(cluster.root_token());
+    env.set("EXECUTOR_KEY", &key);
+    let outcome = env.run(&["restore", "--dry-run"]).await;
+    outcome.assert_failed_at("auth", 3);
+    assert_eq!(outcome.reason(), "RootTokenRefused");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -85,13 +85,25 @@ pub async fn find_leader(common: &CommonConfig) -> Result<Leader, Failure> {
     })
 }
 
+/// Logs in, and refuses a root token: with a token file the token looks itself up first (a Secret's name says
+/// nothing about what the token can do).
 pub async fn login(client: OpenBaoClient, auth: &AuthConfig) -> Result<OpenBaoClient, Failure> {
     match auth {
-        AuthConfig::Token(token) => Ok(client.with_token(token.clone())),
+        AuthConfig::Token(token) => {
+            let client = client.with_token(token.clone());
+            let policies = client
+                .token_policies()
+                .await
+                .map_err(|err| err.at(Stage::Auth))?;
+            if policies.includes_root() {
+                return Err(OpenBaoError::RootToken.at(Stage::Auth));
+            }
+            Ok(client)
+        }
         AuthConfig::Jwt { mount, role, jwt } => {
             let token = client.login_jwt(mount, role, jwt).await.map_err(|err| {
                 let mut failure = err.at(Stage::Auth);
-                if failure.reason != "OpenBaoUnreachable" {
+                if !matches!(failure.reason, "OpenBaoUnreachable" | "RootTokenRefused") {
                     failure.reason = "LoginRejected";
                 }
                 failure

@@ -47,6 +47,33 @@ struct LoginResponse {
 #[derive(Deserialize)]
 struct LoginAuth {
     client_token: String,
+    #[serde(default)]
+    policies: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct LookupResponse {
+    data: LookupData,
+}
+
+#[derive(Deserialize)]
+struct LookupData {
+    #[serde(default)]
+    policies: Vec<String>,
+}
+
+/// What the executor's token may do, as OpenBao reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenPolicies {
+    Known(Vec<String>),
+    /// The token may not look itself up (no `default` policy): it is not a root token, which may do anything.
+    NotVisible,
+}
+
+impl TokenPolicies {
+    pub fn includes_root(&self) -> bool {
+        matches!(self, Self::Known(policies) if policies.iter().any(|policy| policy == "root"))
+    }
 }
 
 impl OpenBaoClient {
@@ -193,7 +220,28 @@ impl OpenBaoClient {
             .json()
             .await
             .map_err(|source| OpenBaoError::Decode { what: WHAT, source })?;
+        if login.auth.policies.iter().any(|policy| policy == "root") {
+            return Err(OpenBaoError::RootToken);
+        }
         Ok(SecretString::new(login.auth.client_token))
+    }
+
+    /// `GET auth/token/lookup-self`: the policies of this client's token.
+    pub async fn token_policies(&self) -> Result<TokenPolicies, OpenBaoError> {
+        const WHAT: &str = "token lookup-self";
+        let request = self
+            .request(Method::GET, "auth/token/lookup-self")
+            .timeout(SMALL_CALL_TIMEOUT);
+        let response = self.send(WHAT, request).await?;
+        if response.status().as_u16() == 403 {
+            return Ok(TokenPolicies::NotVisible);
+        }
+        let lookup: LookupResponse = expect_success(WHAT, response)
+            .await?
+            .json()
+            .await
+            .map_err(|source| OpenBaoError::Decode { what: WHAT, source })?;
+        Ok(TokenPolicies::Known(lookup.data.policies))
     }
 
     /// `GET sys/storage/raft/snapshot` as a byte stream (chunked, no length known up front).

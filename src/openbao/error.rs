@@ -23,6 +23,11 @@ pub enum OpenBaoError {
         status: u16,
         message: String,
     },
+    /// Backup and restore run with dedicated identities; a root token is never the durability mechanism.
+    #[error(
+        "the token has the root policy; give backup and restore a token or JWT role with only their policy"
+    )]
+    RootToken,
     #[error("{what} answered with an unexpected body")]
     Decode {
         what: &'static str,
@@ -54,6 +59,7 @@ impl Reason for OpenBaoError {
             Self::Status { status: 503, .. } => "OpenBaoSealed",
             Self::Status { .. } => "OpenBaoRequestFailed",
             Self::Decode { .. } => "OpenBaoBadResponse",
+            Self::RootToken => "RootTokenRefused",
         }
     }
 }

@@ -6,7 +6,7 @@ mod error;
 pub mod health;
 mod token;
 
-pub use client::{OpenBaoClient, TlsSettings};
+pub use client::{OpenBaoClient, TlsSettings, TokenPolicies};
 pub use error::OpenBaoError;
 pub use health::{Health, HealthBody, LeaderBody, NodeState};
 pub use token::SecretString;
