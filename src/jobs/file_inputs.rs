@@ -6,6 +6,7 @@ use k8s_openapi::api::core::v1::{
     EmptyDirVolumeSource, EnvVar, KeyToPath, ProjectedVolumeSource, SecretVolumeSource,
     ServiceAccountTokenProjection, Volume, VolumeMount, VolumeProjection,
 };
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use openbao_crds::{AuthMethod, BackupSpec, CaBundleSecretRef, OpenBaoCluster};
 
 use super::JobBuildError;
@@ -19,6 +20,8 @@ const OPENBAO_CA_VOLUME: &str = "openbao-ca";
 const STORE_CREDENTIALS_VOLUME: &str = "store-credentials";
 const STORE_CA_VOLUME: &str = "store-ca";
 const SCRATCH_VOLUME: &str = "tmp";
+/// `sizeLimit` of a backup Job's `/tmp`.
+pub const BACKUP_SCRATCH_LIMIT: &str = "64Mi";
 
 /// Volumes, their mounts, and the variables pointing the executor at the files.
 #[derive(Debug, Default)]
@@ -101,12 +104,13 @@ impl FileInputs {
             .push(env(variable, format!("{}/{file}", mount_path(volume))));
     }
 
-    /// The root filesystem is read-only; `/tmp` is the executor's only writable place.
+    /// The root filesystem is read-only; `/tmp` is the executor's only writable place. A backup streams and writes
+    /// nothing there, so its `/tmp` is bounded: an executor image that fills it is evicted, not the node's disk.
     fn scratch(&mut self) {
         self.volumes.push(Volume {
             name: SCRATCH_VOLUME.to_string(),
             empty_dir: Some(EmptyDirVolumeSource {
-                size_limit: None,
+                size_limit: Some(Quantity(BACKUP_SCRATCH_LIMIT.to_string())),
                 medium: None,
             }),
             ..Volume::default()

@@ -273,7 +273,8 @@ spec:
           defaultMode: 288
           optional: false
           secretName: backup-s3
-      - emptyDir: {}
+      - emptyDir:
+          sizeLimit: 64Mi
         name: tmp
   ttlSecondsAfterFinished: 86400
 "#;
