@@ -211,6 +211,11 @@ fn the_token_scan_recognises_openbao_tokens() {
         find_openbao_token("\"b.AAAAAAAAAAAAAAAAAAAAAAAA\""),
         Some("b.AAAAAAAAAAAAAAAAAAAAAAAA")
     );
+    // Longer tokens and recovery tokens are tokens too.
+    assert_eq!(
+        find_openbao_token("x=r.df19zUEHjVaDJ6nYXrV8BtwwXYZ;"),
+        Some("r.df19zUEHjVaDJ6nYXrV8BtwwXYZ")
+    );
     assert_eq!(find_openbao_token("digest sha256:0123 s.short"), None);
     assert_eq!(find_openbao_token("ns.df19zUEHjVaDJ6nYXrV8Btww"), None);
 }

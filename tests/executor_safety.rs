@@ -5,7 +5,6 @@ mod executor_support;
 
 use std::time::{Duration, Instant};
 
-use executor_support::lying_node::LyingNode;
 use executor_support::{
     ExecutorEnv, cluster_prefix, keys, read, write, write_incompressible_secrets,
 };
@@ -57,19 +56,26 @@ async fn snapshot_requested_through_a_standby_comes_from_the_leader() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_empty_snapshot_answer_is_never_recorded() {
-    let node = LyingNode::start().await;
+    // Real OpenBao behind the harness's proxy, which answers the snapshot download with an empty 200 as a
+    // misbehaving standby can, and names itself the leader so every call of the executor goes through it.
+    let cluster = OpenBaoCluster::start(1, OpenBaoOptions::default())
+        .await
+        .expect("cluster");
+    let proxy = OpenBaoProxy::start(&cluster.node_addr(0)).unwrap();
+    proxy.present_as_leader(true);
+    proxy.answer_snapshot_with_empty_body(true);
     let store = TestStore::start(StoreProvider::S3).await.unwrap();
     let objects = store.object_store().unwrap();
-    let mut env = ExecutorEnv::new(node.addr(), &store);
-    env.with_token("s.not-a-real-token-but-secret");
+    let mut env = ExecutorEnv::new(&proxy.addr(), &store);
+    env.with_token(&token_for(&cluster, BACKUP_POLICY_NAME, BACKUP_POLICY).await);
 
     let outcome = env.run(&["backup"]).await;
     outcome.assert_failed_at("verify", 7);
     assert_eq!(outcome.reason(), "SnapshotEmpty");
-    assert!(
-        node.paths().iter().any(|p| p == SNAPSHOT_PATH),
-        "{:?}",
-        node.paths()
+    assert_eq!(
+        proxy.count(&Method::GET, SNAPSHOT_PATH),
+        1,
+        "the snapshot was asked for once, through the proxy"
     );
     assert_eq!(
         keys(&objects).await,

@@ -1,8 +1,6 @@
 //! Runs the real `openbao-operator executor` binary as its own process against the harness's servers.
 #![allow(dead_code)] // Each test binary uses a different subset.
 
-pub mod lying_node;
-
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -247,17 +245,22 @@ impl ExecutorEnv {
     }
 }
 
-/// OpenBao service and batch tokens are `s.`/`b.` followed by 24 letters and digits; the executor obtains one
-/// at login that the test never sees, so scan for the shape.
+/// OpenBao service, batch and recovery tokens are `s.`/`b.`/`r.` followed by 24 or more letters and digits (the
+/// root token of 2.7.2 has 24); the executor obtains one at login that the test never sees, so scan for the shape.
 pub fn find_openbao_token(text: &str) -> Option<&str> {
+    const MIN_BODY: usize = 24;
     let bytes = text.as_bytes();
-    (0..bytes.len().saturating_sub(25)).find_map(|i| {
+    (0..bytes.len().saturating_sub(1)).find_map(|i| {
         let starts_word = i == 0 || !bytes[i - 1].is_ascii_alphanumeric();
-        let prefix = matches!(bytes[i], b's' | b'b') && bytes[i + 1] == b'.';
-        let body = &bytes[i + 2..i + 26];
-        let ends_word = bytes.get(i + 26).is_none_or(|b| !b.is_ascii_alphanumeric());
-        (starts_word && prefix && ends_word && body.iter().all(u8::is_ascii_alphanumeric))
-            .then(|| &text[i..i + 26])
+        let prefix = matches!(bytes[i], b's' | b'b' | b'r') && bytes[i + 1] == b'.';
+        if !(starts_word && prefix) {
+            return None;
+        }
+        let body = bytes[i + 2..]
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric())
+            .count();
+        (body >= MIN_BODY).then(|| &text[i..i + 2 + body])
     })
 }
 
