@@ -73,6 +73,9 @@ pub enum EffectError {
     /// A lock-guarded write refused because its fencing epoch is no longer the lock's (a deposed holder).
     #[error("fenced: {0}")]
     Fenced(String),
+    /// An object the operator needs exists under its name but is not the operator's: it is not taken over.
+    #[error("{0}")]
+    NotOwned(String),
 }
 
 impl EffectError {
@@ -82,6 +85,7 @@ impl EffectError {
             Self::Api { .. } => "ApiError",
             Self::Build { .. } => "BuildFailed",
             Self::Fenced(_) => "Fenced",
+            Self::NotOwned(_) => "NotOwned",
         }
     }
 }

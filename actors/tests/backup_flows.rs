@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::Duration;
 use openbao_actors::backup::naming::{pre_upgrade_job_name, trigger_job_name};
 use openbao_actors::child::PreUpgradeResult;
-use openbao_actors::effects::{EventReason, JobState};
+use openbao_actors::effects::{EffectError, EventReason, JobState};
 use openbao_actors::lock_client::LockReply;
 use openbao_actors::supervisor::SupervisorMsg;
 use openbao_crds::conditions::{ClusterConditionReason, ClusterConditionType, ConditionStatus};
@@ -385,5 +385,28 @@ async fn queued_triggers_survive_a_restart_even_when_the_annotation_moved_on() {
     assert!(status.pending_triggers.is_empty());
     assert_eq!(status.last_handled_trigger.as_deref(), Some("t2"));
     drop(world);
+    supervisor.stop(None);
+}
+
+#[tokio::test]
+async fn a_service_account_that_is_not_the_operators_fails_the_window_with_its_reason_and_frees_the_lock()
+ {
+    let fake = FakeCluster::new(at(3, 4));
+    fake.update(|w| {
+        w.create_error = Some(EffectError::NotOwned(
+            "ServiceAccount vault/prod-backup exists but the operator did not create it".into(),
+        ))
+    });
+    let supervisor = fake.start_supervisor(cluster(false, None, None)).await;
+    let failure = fake
+        .wait_for("the window recorded as failed", |w| {
+            w.backup_status.as_ref()?.last_failure.clone()
+        })
+        .await;
+    assert_eq!(failure.reason, "ServiceAccountNotOwned");
+    assert!(failure.message.contains("vault/prod-backup"), "{failure:?}");
+    fake.wait_until("the lock released", |w| w.lock.is_none())
+        .await;
+    assert!(fake.world().created.is_empty());
     supervisor.stop(None);
 }

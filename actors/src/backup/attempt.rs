@@ -10,7 +10,7 @@ use super::effects::{BackupJobRequest, JobCreation};
 use super::outcome::{self, BackupOutcome, apply_outcome, outcome_of};
 use super::{BackupMsg, BackupState, RunningBackup, StartResult, backup_holder};
 use crate::child::PreUpgradeResult;
-use crate::effects::{EventReason, JobObservation, JobState};
+use crate::effects::{EffectError, EventReason, JobObservation, JobState};
 use crate::lock_client::{LockCallError, LockReply, OperationReport};
 
 impl BackupState {
@@ -88,6 +88,10 @@ impl BackupState {
             }
             let message = format!("could not create backup Job {job_name}: {error}");
             tracing::warn!(cluster = %self.key, %message);
+            let reason = match error {
+                EffectError::NotOwned(_) => outcome::FailureReason::ServiceAccountNotOwned,
+                _ => outcome::FailureReason::JobNotCreated,
+            };
             return match origin {
                 BackupOrigin::Window { scheduled } => {
                     self.last_handled_window = Some(scheduled);
@@ -96,7 +100,7 @@ impl BackupState {
                         kind,
                         &BackupOutcome::Failed {
                             finished_at: now,
-                            reason: outcome::FailureReason::JobNotCreated.into(),
+                            reason: reason.into(),
                             message,
                         },
                     )
@@ -104,13 +108,23 @@ impl BackupState {
                     StartResult::DecideAgain
                 }
                 BackupOrigin::Trigger { .. } => {
+                    // The trigger stays queued and is retried; a person must see why it does not start (repeats
+                    // of one message fold into one Event series).
+                    self.emit_about_job(
+                        EventReason::BackupFailed,
+                        &job_name,
+                        format!(
+                            "{reason}: {message}; the manual backup stays queued and is retried"
+                        ),
+                    )
+                    .await;
                     self.arm_retry(myself);
                     StartResult::RetryLater
                 }
                 BackupOrigin::PreUpgrade { .. } => {
                     if let Some(reply) = pre_upgrade_reply {
                         let _ = reply.send(PreUpgradeResult::Failed {
-                            reason: outcome::FailureReason::JobNotCreated.into(),
+                            reason: reason.into(),
                             message,
                         });
                     }

@@ -21,6 +21,8 @@ pub enum FailureReason {
     /// The Job could not be created.
     #[strum(serialize = "JobCreateFailed")]
     JobNotCreated,
+    /// The backup ServiceAccount's name is taken by one the operator did not create.
+    ServiceAccountNotOwned,
 }
 
 impl FailureReason {

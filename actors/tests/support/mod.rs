@@ -60,6 +60,8 @@ pub struct World {
     pub created: Vec<BackupJobRequest>,
     /// Next Job creations that panic inside the effect call.
     pub panics_on_create: usize,
+    /// The next Job creation fails with this error.
+    pub create_error: Option<EffectError>,
     /// Next lock reads that fail (an API error while a supervisor starts).
     pub read_lock_failures: usize,
     /// Next lock writes that panic inside the effect call (a supervisor failing at run time).
@@ -330,6 +332,9 @@ impl BackupJobs for FakeCluster {
         Box::pin(async move {
             if take_one(&mut self.world().panics_on_create) {
                 panic!("injected panic while creating {}", request.job_name);
+            }
+            if let Some(error) = self.world().create_error.take() {
+                return Err(error);
             }
             let mut creation = JobCreation::Created;
             self.update(|world| {

@@ -116,6 +116,12 @@ impl KubeBackupJobs {
             ApiFailure::from(error)
                 .into_effect_error(format!("cannot read ServiceAccount {namespace}/{name}"))
         })?;
+        if !owned_by_same_owner(&existing, &wanted) {
+            return Err(EffectError::NotOwned(format!(
+                "ServiceAccount {namespace}/{name} exists but the operator did not create it for this cluster; \
+                 it is left untouched and backups cannot run as it: delete or rename it"
+            )));
+        }
         let wanted_annotations = wanted.metadata.annotations.unwrap_or_default();
         let current = existing.metadata.annotations.unwrap_or_default();
         let missing = wanted_annotations
@@ -133,6 +139,22 @@ impl KubeBackupJobs {
         }
         Ok(())
     }
+}
+
+/// Whether `existing` was made by the operator for the cluster `wanted` is for: the same controller owner. A
+/// ServiceAccount someone else made under that name (another application's, or one planted to receive the
+/// backup's workload-identity annotations) is never taken over.
+fn owned_by_same_owner(existing: &ServiceAccount, wanted: &ServiceAccount) -> bool {
+    let controller_uid = |account: &ServiceAccount| {
+        account
+            .metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .find(|owner| owner.controller == Some(true))
+            .map(|owner| owner.uid.clone())
+    };
+    controller_uid(wanted).is_some() && controller_uid(existing) == controller_uid(wanted)
 }
 
 /// Whether `request` may still create its Job: the lock in `status` must be held under the request's epoch. A
@@ -357,6 +379,36 @@ mod tests {
                 seen[2].body["metadata"]["annotations"]["openbao.org/lock-epoch"],
                 "7"
             );
+        }
+
+        #[tokio::test]
+        async fn a_service_account_the_operator_did_not_create_is_never_taken_over() {
+            let foreign = json!({
+                "apiVersion": "v1",
+                "kind": "ServiceAccount",
+                "metadata": {"name": "prod-backup", "namespace": "ns", "annotations": {"team": "other"}},
+            });
+            let (client, server) = scripted_client(vec![
+                Exchange {
+                    method: "POST",
+                    path: SA_PATH,
+                    status: 409,
+                    body: status_body(409, "AlreadyExists"),
+                },
+                Exchange {
+                    method: "GET",
+                    path: "/api/v1/namespaces/ns/serviceaccounts/prod-backup",
+                    status: 200,
+                    body: foreign,
+                },
+            ]);
+            let error = jobs(client)
+                .create_backup_job(&cluster(), &request(7))
+                .await
+                .unwrap_err();
+            assert!(matches!(error, EffectError::NotOwned(_)), "{error}");
+            assert!(error.to_string().contains("ns/prod-backup"), "{error}");
+            assert_eq!(server.await.unwrap().len(), 2, "no patch, no Job");
         }
 
         #[tokio::test]
