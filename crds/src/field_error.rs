@@ -23,6 +23,8 @@ pub enum FieldReason {
     ConflictingFields,
     /// A value is outside what the operator can act on.
     InvalidValue,
+    /// An endpoint points at a link-local address or a cloud metadata service.
+    ForbiddenEndpoint,
 }
 
 impl FieldReason {
@@ -36,6 +38,7 @@ impl FieldReason {
             FieldReason::MissingRequiredField => "MissingRequiredField",
             FieldReason::ConflictingFields => "ConflictingFields",
             FieldReason::InvalidValue => "InvalidValue",
+            FieldReason::ForbiddenEndpoint => "ForbiddenEndpoint",
         }
     }
 }

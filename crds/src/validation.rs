@@ -5,6 +5,7 @@
 //! checked again here. Every problem is reported at once, each with the JSON path of its field and a stable
 //! [`FieldReason`], ready to become a condition.
 
+mod endpoints;
 mod secret_names;
 
 use chrono::Duration;
@@ -18,6 +19,7 @@ use crate::field_error::{FieldError, FieldErrors, FieldProblem, FieldReason};
 use crate::restore::OpenBaoRestoreSpec;
 use crate::schedule::{BackupSchedule, CronExpression, jitter, parse_time_zone};
 
+pub use endpoints::forbidden_endpoint;
 pub use secret_names::root_or_unseal_material;
 
 /// Largest `jitterSeconds` the operator accepts; matches the schema bound.
@@ -47,6 +49,9 @@ pub fn validate_cluster_spec(
     spec: &OpenBaoClusterSpec,
 ) -> Result<Option<ValidatedBackupConfig>, FieldErrors> {
     let mut errors = FieldErrors::new();
+    if let Some(endpoint) = &spec.endpoint {
+        check_endpoint(endpoint, "spec.endpoint", &mut errors);
+    }
     let backup = spec
         .backup
         .as_ref()
@@ -234,6 +239,28 @@ fn check_target(target: &BackupTarget, field: &str, errors: &mut FieldErrors) {
             "provider azure needs azure.storageAccount (the storage account that holds the container)",
         ));
     }
+    let endpoints = [
+        (
+            "s3",
+            target.s3.as_ref().and_then(|s3| s3.endpoint.as_deref()),
+        ),
+        (
+            "gcs",
+            target.gcs.as_ref().and_then(|gcs| gcs.endpoint.as_deref()),
+        ),
+        (
+            "azure",
+            target
+                .azure
+                .as_ref()
+                .and_then(|azure| azure.endpoint.as_deref()),
+        ),
+    ];
+    for (block, endpoint) in endpoints {
+        if let Some(endpoint) = endpoint {
+            check_endpoint(endpoint, &format!("{field}.{block}.endpoint"), errors);
+        }
+    }
     if let Some(credentials) = &target.credentials_secret_ref {
         check_secret_identifier(
             &credentials.name,
@@ -241,6 +268,16 @@ fn check_target(target: &BackupTarget, field: &str, errors: &mut FieldErrors) {
             "Secret",
             errors,
         );
+    }
+}
+
+fn check_endpoint(endpoint: &str, field: &str, errors: &mut FieldErrors) {
+    if let Some(why) = forbidden_endpoint(endpoint) {
+        errors.push(FieldError::new(
+            field,
+            FieldReason::ForbiddenEndpoint,
+            format!("{why}; executors send credentials to this endpoint, so it must be the service itself"),
+        ));
     }
 }
 

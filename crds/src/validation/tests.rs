@@ -224,6 +224,26 @@ fn invalid_cluster_specs_name_field_and_reason() {
             "timeoutSeconds must be between 60",
         ),
         (
+            "store endpoint at the cloud metadata service",
+            backup_with(
+                "bucket: openbao-snapshots",
+                "bucket: openbao-snapshots\n    s3:\n      endpoint: http://169.254.169.254/latest",
+            ),
+            "spec.backup.target.s3.endpoint",
+            FieldReason::ForbiddenEndpoint,
+            "link-local",
+        ),
+        (
+            "OpenBao endpoint at the GCE metadata server",
+            backup_with(
+                "version: 2.4.1",
+                "version: 2.4.1\nendpoint: http://metadata.google.internal",
+            ),
+            "spec.endpoint",
+            FieldReason::ForbiddenEndpoint,
+            "cloud metadata service",
+        ),
+        (
             "token secret named root-token",
             backup_with("name: openbao-backup-token", "name: root-token"),
             "spec.backup.auth.tokenSecretRef.name",
