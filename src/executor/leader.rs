@@ -11,6 +11,9 @@ pub enum LeaderError {
     NoLeader(String),
     #[error("the leader {address} reports {state:?}, not active")]
     NotActive { address: String, state: NodeState },
+    /// `sys/leader` named an address the executor must not send its token to.
+    #[error("sys/leader on {entry} names a leader address that is refused: {why}")]
+    ForbiddenAddress { entry: String, why: String },
 }
 
 impl Reason for LeaderError {
@@ -22,14 +25,24 @@ impl Reason for LeaderError {
                 ..
             } => "LeaderSealed",
             Self::NotActive { .. } => "LeaderNotActive",
+            Self::ForbiddenAddress { .. } => "LeaderAddressForbidden",
         }
     }
 }
 
 /// Where to take the snapshot from, given the entry node's `sys/leader` answer.
+/// The named leader is where the token goes next, so it is held to the same rule as a configured endpoint: no
+/// link-local address, no cloud metadata service.
 pub fn leader_address(entry_address: &str, leader: &LeaderBody) -> Result<String, LeaderError> {
     if !leader.leader_address.is_empty() {
-        return Ok(leader.leader_address.trim_end_matches('/').to_owned());
+        let address = leader.leader_address.trim_end_matches('/').to_owned();
+        if let Some(why) = openbao_crds::validation::forbidden_endpoint(&address) {
+            return Err(LeaderError::ForbiddenAddress {
+                entry: entry_address.to_owned(),
+                why,
+            });
+        }
+        return Ok(address);
     }
     if leader.is_self {
         return Ok(entry_address.to_owned());
@@ -138,6 +151,15 @@ mod tests {
             leader_address(entry, &leader("", false)),
             Err(LeaderError::NoLeader(entry.to_owned()))
         );
+    }
+
+    #[test]
+    fn a_leader_address_at_the_metadata_service_is_refused() {
+        let entry = "https://openbao.security.svc:8200";
+        for named in ["http://169.254.169.254/", "http://metadata.google.internal"] {
+            let refused = leader_address(entry, &leader(named, false)).unwrap_err();
+            assert_eq!(refused.reason(), "LeaderAddressForbidden", "{named}");
+        }
     }
 
     #[test]
