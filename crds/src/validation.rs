@@ -6,6 +6,8 @@
 //! [`FieldReason`], ready to become a condition.
 
 mod endpoints;
+#[cfg(test)]
+mod properties;
 mod secret_names;
 
 use chrono::Duration;
