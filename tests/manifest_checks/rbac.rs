@@ -13,35 +13,16 @@ use crate::support::typed_manifest::TypedManifest;
 /// What the operator may do cluster-wide, per (API group, resource). Widening it is a deliberate change to this
 /// table and to docs/install.md, never a side effect.
 const EXPECTED_CLUSTER_GRANTS: &[(&str, &str, &[&str])] = &[
-    (
-        "openbao.org",
-        "openbaoclusters",
-        &["get", "list", "watch", "patch"],
-    ),
-    (
-        "openbao.org",
-        "openbaorestores",
-        &["get", "list", "watch", "patch"],
-    ),
-    ("openbao.org", "openbaoclusters/status", &["get", "patch"]),
-    ("openbao.org", "openbaorestores/status", &["get", "patch"]),
+    ("openbao.org", "openbaoclusters", &["get", "list", "watch"]),
+    ("openbao.org", "openbaorestores", &["get", "list", "watch"]),
+    ("openbao.org", "openbaoclusters/status", &["patch"]),
     ("openbao.org", "openbaoclusters/finalizers", &["update"]),
-    ("openbao.org", "openbaorestores/finalizers", &["update"]),
-    (
-        "batch",
-        "jobs",
-        &["create", "get", "list", "watch", "delete"],
-    ),
-    ("", "pods", &["get", "list", "watch"]),
-    ("", "pods/log", &["get"]),
+    ("batch", "jobs", &["create", "get", "list", "watch"]),
+    ("", "pods", &["list"]),
     ("", "events", &["create", "patch"]),
     ("events.k8s.io", "events", &["create", "patch"]),
-    ("apps", "statefulsets", &["get", "list", "watch", "patch"]),
-    (
-        "",
-        "serviceaccounts",
-        &["create", "get", "list", "watch", "patch"],
-    ),
+    ("apps", "statefulsets", &["list", "watch"]),
+    ("", "serviceaccounts", &["create", "get", "patch"]),
 ];
 
 fn all_rules(install: &[TypedManifest]) -> Vec<(String, &PolicyRule)> {
