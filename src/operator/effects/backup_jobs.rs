@@ -29,6 +29,9 @@ const CONCURRENT_JOB_CREATIONS: usize = 16;
 const ENSURE_AGAIN_AFTER: Duration = Duration::from_secs(600);
 
 struct Ensured {
+    /// The cluster object it was made for: a cluster deleted and created again under its name lost its
+    /// ServiceAccount with it (garbage collection), so the new one is ensured afresh.
+    cluster_uid: Option<String>,
     annotations: BTreeMap<String, String>,
     at: Instant,
 }
@@ -73,8 +76,11 @@ impl KubeBackupJobs {
             cluster.metadata.name.clone().unwrap_or_default(),
         );
         let wanted_annotations = wanted.metadata.annotations.clone().unwrap_or_default();
+        let cluster_uid = cluster.metadata.uid.clone();
         let fresh = self.ensured().get(&key).is_some_and(|ensured| {
-            ensured.annotations == wanted_annotations && ensured.at.elapsed() < ENSURE_AGAIN_AFTER
+            ensured.cluster_uid == cluster_uid
+                && ensured.annotations == wanted_annotations
+                && ensured.at.elapsed() < ENSURE_AGAIN_AFTER
         });
         if fresh {
             return Ok(());
@@ -83,6 +89,7 @@ impl KubeBackupJobs {
         self.ensured().insert(
             key,
             Ensured {
+                cluster_uid,
                 annotations: wanted_annotations,
                 at: Instant::now(),
             },
@@ -362,6 +369,25 @@ mod tests {
                     status: 201,
                     body: json!({"metadata": {"name": "prod-manual-0123456789"}}),
                 },
+                // The cluster deleted and created again under its name: its ServiceAccount went with the old one.
+                Exchange {
+                    method: "POST",
+                    path: SA_PATH,
+                    status: 201,
+                    body: json!({"metadata": {"name": "prod-backup"}}),
+                },
+                Exchange {
+                    method: "GET",
+                    path: CLUSTER_PATH,
+                    status: 200,
+                    body: cluster_with_lock(7),
+                },
+                Exchange {
+                    method: "POST",
+                    path: JOBS_PATH,
+                    status: 201,
+                    body: json!({"metadata": {"name": "prod-manual-0123456789"}}),
+                },
             ]);
             let jobs = jobs(client);
             let first = jobs
@@ -374,6 +400,13 @@ mod tests {
                 .await
                 .unwrap();
             assert_eq!(second, JobCreation::Created);
+            let mut recreated = cluster();
+            recreated.metadata.uid = Some("u-2".into());
+            let third = jobs
+                .create_backup_job(&recreated, &request(7))
+                .await
+                .unwrap();
+            assert_eq!(third, JobCreation::Created);
             let seen = server.await.unwrap();
             assert_eq!(
                 seen[2].body["metadata"]["annotations"]["openbao.org/lock-epoch"],
