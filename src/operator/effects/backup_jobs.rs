@@ -298,7 +298,7 @@ mod tests {
     mod requests {
         use serde_json::{Value, json};
 
-        use super::super::super::mock_api::{Exchange, scripted_client, status_body};
+        use super::super::super::mock_api::{exchange, scripted_client, status_body};
         use super::*;
 
         const SA_PATH: &str = "/api/v1/namespaces/ns/serviceaccounts";
@@ -338,56 +338,36 @@ mod tests {
         #[tokio::test]
         async fn an_existing_job_is_the_same_backup_and_the_service_account_is_ensured_once() {
             let (client, server) = scripted_client(vec![
-                Exchange {
-                    method: "POST",
-                    path: SA_PATH,
-                    status: 201,
-                    body: json!({"metadata": {"name": "prod-backup"}}),
-                },
-                Exchange {
-                    method: "GET",
-                    path: CLUSTER_PATH,
-                    status: 200,
-                    body: cluster_with_lock(7),
-                },
-                Exchange {
-                    method: "POST",
-                    path: JOBS_PATH,
-                    status: 409,
-                    body: status_body(409, "AlreadyExists"),
-                },
+                exchange(
+                    "POST",
+                    SA_PATH,
+                    201,
+                    json!({"metadata": {"name": "prod-backup"}}),
+                ),
+                exchange("GET", CLUSTER_PATH, 200, cluster_with_lock(7)),
+                exchange("POST", JOBS_PATH, 409, status_body(409, "AlreadyExists")),
                 // The second Job of the same cluster: no ServiceAccount round trip.
-                Exchange {
-                    method: "GET",
-                    path: CLUSTER_PATH,
-                    status: 200,
-                    body: cluster_with_lock(7),
-                },
-                Exchange {
-                    method: "POST",
-                    path: JOBS_PATH,
-                    status: 201,
-                    body: json!({"metadata": {"name": "prod-manual-0123456789"}}),
-                },
+                exchange("GET", CLUSTER_PATH, 200, cluster_with_lock(7)),
+                exchange(
+                    "POST",
+                    JOBS_PATH,
+                    201,
+                    json!({"metadata": {"name": "prod-manual-0123456789"}}),
+                ),
                 // The cluster deleted and created again under its name: its ServiceAccount went with the old one.
-                Exchange {
-                    method: "POST",
-                    path: SA_PATH,
-                    status: 201,
-                    body: json!({"metadata": {"name": "prod-backup"}}),
-                },
-                Exchange {
-                    method: "GET",
-                    path: CLUSTER_PATH,
-                    status: 200,
-                    body: cluster_with_lock(7),
-                },
-                Exchange {
-                    method: "POST",
-                    path: JOBS_PATH,
-                    status: 201,
-                    body: json!({"metadata": {"name": "prod-manual-0123456789"}}),
-                },
+                exchange(
+                    "POST",
+                    SA_PATH,
+                    201,
+                    json!({"metadata": {"name": "prod-backup"}}),
+                ),
+                exchange("GET", CLUSTER_PATH, 200, cluster_with_lock(7)),
+                exchange(
+                    "POST",
+                    JOBS_PATH,
+                    201,
+                    json!({"metadata": {"name": "prod-manual-0123456789"}}),
+                ),
             ]);
             let jobs = jobs(client);
             let first = jobs
@@ -422,18 +402,13 @@ mod tests {
                 "metadata": {"name": "prod-backup", "namespace": "ns", "annotations": {"team": "other"}},
             });
             let (client, server) = scripted_client(vec![
-                Exchange {
-                    method: "POST",
-                    path: SA_PATH,
-                    status: 409,
-                    body: status_body(409, "AlreadyExists"),
-                },
-                Exchange {
-                    method: "GET",
-                    path: "/api/v1/namespaces/ns/serviceaccounts/prod-backup",
-                    status: 200,
-                    body: foreign,
-                },
+                exchange("POST", SA_PATH, 409, status_body(409, "AlreadyExists")),
+                exchange(
+                    "GET",
+                    "/api/v1/namespaces/ns/serviceaccounts/prod-backup",
+                    200,
+                    foreign,
+                ),
             ]);
             let error = jobs(client)
                 .create_backup_job(&cluster(), &request(7))
@@ -447,18 +422,13 @@ mod tests {
         #[tokio::test]
         async fn a_stale_epoch_creates_no_job() {
             let (client, server) = scripted_client(vec![
-                Exchange {
-                    method: "POST",
-                    path: SA_PATH,
-                    status: 201,
-                    body: json!({"metadata": {"name": "prod-backup"}}),
-                },
-                Exchange {
-                    method: "GET",
-                    path: CLUSTER_PATH,
-                    status: 200,
-                    body: cluster_with_lock(8),
-                },
+                exchange(
+                    "POST",
+                    SA_PATH,
+                    201,
+                    json!({"metadata": {"name": "prod-backup"}}),
+                ),
+                exchange("GET", CLUSTER_PATH, 200, cluster_with_lock(8)),
             ]);
             let error = jobs(client)
                 .create_backup_job(&cluster(), &request(7))

@@ -15,6 +15,16 @@ pub struct Exchange {
     pub body: Value,
 }
 
+/// Shorthand for one scripted exchange.
+pub fn exchange(method: &'static str, path: &'static str, status: u16, body: Value) -> Exchange {
+    Exchange {
+        method,
+        path,
+        status,
+        body,
+    }
+}
+
 /// A request as the mock saw it.
 #[derive(Debug, Clone)]
 pub struct Seen {

@@ -216,32 +216,12 @@ mod tests {
 
     #[tokio::test]
     async fn a_conflict_rereads_and_patches_against_the_new_version() {
-        use super::super::mock_api::{Exchange, scripted_client, status_body};
+        use super::super::mock_api::{exchange, scripted_client, status_body};
         let (client, server) = scripted_client(vec![
-            Exchange {
-                method: "GET",
-                path: CLUSTER_PATH,
-                status: 200,
-                body: cluster_at("7"),
-            },
-            Exchange {
-                method: "PATCH",
-                path: STATUS_PATH,
-                status: 409,
-                body: status_body(409, "Conflict"),
-            },
-            Exchange {
-                method: "GET",
-                path: CLUSTER_PATH,
-                status: 200,
-                body: cluster_at("9"),
-            },
-            Exchange {
-                method: "PATCH",
-                path: STATUS_PATH,
-                status: 200,
-                body: cluster_at("10"),
-            },
+            exchange("GET", CLUSTER_PATH, 200, cluster_at("7")),
+            exchange("PATCH", STATUS_PATH, 409, status_body(409, "Conflict")),
+            exchange("GET", CLUSTER_PATH, 200, cluster_at("9")),
+            exchange("PATCH", STATUS_PATH, 200, cluster_at("10")),
         ]);
         writer(client, None)
             .write_backup_status(&ClusterKey::new("ns", "c"), &failures(2), &[])
@@ -263,14 +243,10 @@ mod tests {
 
     #[tokio::test]
     async fn the_watch_cache_saves_the_read_and_repeated_conflicts_give_up() {
-        use super::super::mock_api::{Exchange, scripted_client, status_body};
+        use super::super::mock_api::{exchange, scripted_client, status_body};
         // From the cache: one PATCH, no GET.
-        let (client, server) = scripted_client(vec![Exchange {
-            method: "PATCH",
-            path: STATUS_PATH,
-            status: 200,
-            body: cluster_at("4"),
-        }]);
+        let (client, server) =
+            scripted_client(vec![exchange("PATCH", STATUS_PATH, 200, cluster_at("4"))]);
         writer(client, Some(cluster_at("3")))
             .write_backup_status(&ClusterKey::new("ns", "c"), &failures(1), &[])
             .await
@@ -280,25 +256,20 @@ mod tests {
         assert_eq!(seen[0].body["metadata"]["resourceVersion"], "3");
 
         // Every write conflicts: the writer stops after its attempts with an error that names the cluster.
-        let mut script = vec![Exchange {
-            method: "PATCH",
-            path: STATUS_PATH,
-            status: 409,
-            body: status_body(409, "Conflict"),
-        }];
+        let mut script = vec![exchange(
+            "PATCH",
+            STATUS_PATH,
+            409,
+            status_body(409, "Conflict"),
+        )];
         for _ in 1..MAX_ATTEMPTS {
-            script.push(Exchange {
-                method: "GET",
-                path: CLUSTER_PATH,
-                status: 200,
-                body: cluster_at("5"),
-            });
-            script.push(Exchange {
-                method: "PATCH",
-                path: STATUS_PATH,
-                status: 409,
-                body: status_body(409, "Conflict"),
-            });
+            script.push(exchange("GET", CLUSTER_PATH, 200, cluster_at("5")));
+            script.push(exchange(
+                "PATCH",
+                STATUS_PATH,
+                409,
+                status_body(409, "Conflict"),
+            ));
         }
         let (client, server) = scripted_client(script);
         let error = writer(client, Some(cluster_at("3")))
