@@ -1,5 +1,5 @@
-//! Each failing stage exits with its own code and a report naming stage and reason; a forced restore from another
-//! cluster ends sealed and says which keys unseal it.
+//! Each failing stage exits with its own code and a report naming stage and reason; another cluster's snapshot
+//! needs force, and a forced restore of it ends sealed and says which keys unseal it.
 
 mod executor_support;
 
@@ -164,9 +164,35 @@ async fn another_clusters_snapshot_needs_force_and_leaves_the_cluster_sealed() {
         .with_token(&target.create_token(&[RESTORE_POLICY_NAME]).await.unwrap())
         .set("EXECUTOR_KEY", &key)
         .set("EXECUTOR_RESTORE_HEALTH_TIMEOUT", "2m");
+    // The executor compares the cluster ids itself and refuses before any destructive call.
+    let refused = restore.run(&["restore"]).await;
+    refused.assert_failed_at("verify", 7);
+    assert_eq!(refused.reason(), "SnapshotFromAnotherCluster");
+    assert_eq!(target.read_secret("origin").await.unwrap(), None);
+
+    // A manifest without a cluster id is no ground to refuse (it is logged); OpenBao's seal check on the POST
+    // then refuses the snapshot, with the same reason.
+    let objects = store.object_store().unwrap();
+    let manifest_key = format!("{key}.json");
+    let mut manifest: serde_json::Value =
+        serde_json::from_slice(&executor_support::read(&objects, &manifest_key).await).unwrap();
+    manifest["clusterId"] = json!("");
+    executor_support::write(
+        &objects,
+        &manifest_key,
+        serde_json::to_vec(&manifest).unwrap(),
+    )
+    .await;
     let refused = restore.run(&["restore"]).await;
     refused.assert_failed_at("snapshot", 5);
     assert_eq!(refused.reason(), "SnapshotFromAnotherCluster");
+    assert!(
+        refused
+            .stderr
+            .contains("cannot tell whether the snapshot comes from this cluster"),
+        "{}",
+        refused.stderr
+    );
     assert_eq!(target.read_secret("origin").await.unwrap(), None);
 
     let forced = restore.run(&["restore", "--force"]).await;

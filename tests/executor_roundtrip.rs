@@ -104,6 +104,19 @@ async fn round_trip(cluster: &OpenBaoCluster, provider: StoreProvider, auth: Aut
     dry.assert_success();
     assert_eq!(dry.report["outcome"], "dryRun", "{}", dry.report_text);
     assert_eq!(dry.key(), key);
+    // What the restore manager copies into status.snapshot, straight from the manifest.
+    for field in ["digest", "size", "clusterId", "version"] {
+        assert_eq!(
+            dry.report[field], manifest[field],
+            "{field}: {}",
+            dry.report_text
+        );
+    }
+    assert_eq!(
+        dry.report["created"], outcome.report["created"],
+        "{}",
+        dry.report_text
+    );
     assert!(
         proxy.count(&Method::GET, "/v1/sys/health") >= 1,
         "the dry run checked the leader's health through the proxy: {:?}",

@@ -1,5 +1,6 @@
 //! What the executor must never do: snapshot a standby, record an empty or damaged snapshot, call OpenBao with
-//! an unverified snapshot, leave partial objects behind, prune after a failure, or print a credential.
+//! an unverified snapshot, restore a snapshot other than the pinned one or (unforced) another cluster's, leave
+//! partial objects behind, prune after a failure, or print a credential.
 
 mod executor_support;
 
@@ -8,11 +9,13 @@ use std::time::{Duration, Instant};
 use executor_support::{
     ExecutorEnv, cluster_prefix, keys, read, write, write_incompressible_secrets,
 };
+use object_store::path::Path;
 use openbao_test_harness::{
     BACKUP_POLICY, BACKUP_POLICY_NAME, OpenBaoCluster, OpenBaoOptions, OpenBaoProxy,
     RESTORE_POLICY, RESTORE_POLICY_NAME, S3Options, S3Server, StoreProvider, TestStore,
 };
 use reqwest::Method;
+use serde_json::json;
 
 const SNAPSHOT_PATH: &str = "/v1/sys/storage/raft/snapshot";
 
@@ -225,4 +228,173 @@ async fn seed_recovery_points(
         keys.push(key);
     }
     keys
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pinned_digest_that_differs_is_refused_before_the_download_and_before_openbao() {
+    use object_store::ObjectStoreExt;
+    let cluster = OpenBaoCluster::start(1, OpenBaoOptions::default())
+        .await
+        .expect("cluster");
+    let store = TestStore::start(StoreProvider::S3).await.unwrap();
+    let objects = store.object_store().unwrap();
+    let mut backup = ExecutorEnv::new(&cluster.node_addr(0), &store);
+    backup.with_token(&token_for(&cluster, BACKUP_POLICY_NAME, BACKUP_POLICY).await);
+    let backed_up = backup.run(&["backup"]).await;
+    backed_up.assert_success();
+    let key = backed_up.key();
+    let digest = backed_up.report["digest"].as_str().unwrap().to_owned();
+    let pinned = format!("sha256:{}", "ab".repeat(32));
+    assert_ne!(pinned, digest);
+
+    let proxy = OpenBaoProxy::start(&cluster.node_addr(0)).unwrap();
+    proxy.present_as_leader(true);
+    let mut restore = ExecutorEnv::new(&proxy.addr(), &store);
+    restore
+        .with_token(&token_for(&cluster, RESTORE_POLICY_NAME, RESTORE_POLICY).await)
+        .set("EXECUTOR_KEY", &key)
+        .set("EXECUTOR_EXPECTED_DIGEST", &pinned);
+    let refused_everywhere = |outcome: &executor_support::RunOutcome| {
+        outcome.assert_failed_at("verify", 7);
+        assert_eq!(
+            outcome.reason(),
+            "DigestMismatch",
+            "{}",
+            outcome.report_text
+        );
+        let message = outcome.report["message"].as_str().unwrap();
+        for part in [key.as_str(), pinned.as_str(), digest.as_str()] {
+            assert!(message.contains(part), "{message} does not name {part}");
+        }
+        assert!(
+            !outcome.stderr.contains("snapshot verified"),
+            "the snapshot was downloaded:\n{}",
+            outcome.stderr
+        );
+        assert!(proxy.restore_calls().is_empty(), "{:?}", proxy.requests());
+        assert_eq!(proxy.requests(), vec![], "OpenBao was contacted");
+    };
+    for flags in [
+        &["restore", "--dry-run"][..],
+        &["restore"][..],
+        &["restore", "--force"][..],
+    ] {
+        refused_everywhere(&restore.run(flags).await);
+    }
+
+    // Without the snapshot object a download would fail at the storage stage: the digest verdict came first.
+    let bytes = read(&objects, &key).await;
+    objects.delete(&Path::from(key.as_str())).await.unwrap();
+    refused_everywhere(&restore.run(&["restore"]).await);
+    write(&objects, &key, bytes).await;
+
+    // Pinned to the right digest, the preflight passes and reports what the operator copies into status.snapshot.
+    restore.set("EXECUTOR_EXPECTED_DIGEST", &digest);
+    let dry = restore.run(&["restore", "--dry-run"]).await;
+    dry.assert_success();
+    assert_eq!(dry.report["outcome"], "dryRun", "{}", dry.report_text);
+    for field in ["key", "digest", "size", "clusterId", "version", "created"] {
+        assert!(!dry.report[field].is_null(), "{field}: {}", dry.report_text);
+        assert_eq!(
+            dry.report[field], backed_up.report[field],
+            "{field}: {}",
+            dry.report_text
+        );
+    }
+    assert!(proxy.restore_calls().is_empty(), "{:?}", proxy.requests());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_clusters_snapshot_is_refused_without_force_before_any_restore_call() {
+    let (source, target) = tokio::join!(
+        OpenBaoCluster::start(1, OpenBaoOptions::default()),
+        OpenBaoCluster::start(1, OpenBaoOptions::default())
+    );
+    let (source, target) = (source.expect("source"), target.expect("target"));
+    target
+        .write_secret("kept", &json!({"on": "target"}))
+        .await
+        .unwrap();
+    let store = TestStore::start(StoreProvider::S3).await.unwrap();
+    let mut backup = ExecutorEnv::new(&source.node_addr(0), &store);
+    backup.with_token(&token_for(&source, BACKUP_POLICY_NAME, BACKUP_POLICY).await);
+    // The source had this cluster's name (a cluster rebuilt under the same name): its snapshot sits in the
+    // target's own folder, so only the cluster ids tell them apart.
+    let key = backup.run(&["backup"]).await.assert_success().key();
+    // And one in the folder of a cluster with another name.
+    backup.set("EXECUTOR_CLUSTER", "source");
+    let foreign_key = backup.run(&["backup"]).await.assert_success().key();
+    assert!(!foreign_key.starts_with(&cluster_prefix()), "{foreign_key}");
+
+    let source_id = source.health(0).await.unwrap().cluster_id.unwrap();
+    let target_id = target.health(0).await.unwrap().cluster_id.unwrap();
+    assert_ne!(source_id, target_id);
+    let proxy = OpenBaoProxy::start(&target.node_addr(0)).unwrap();
+    proxy.present_as_leader(true);
+    let mut restore = ExecutorEnv::new(&proxy.addr(), &store);
+    restore
+        .with_token(&token_for(&target, RESTORE_POLICY_NAME, RESTORE_POLICY).await)
+        .set("EXECUTOR_KEY", &key);
+    for flags in [&["restore", "--dry-run"][..], &["restore"][..]] {
+        let outcome = restore.run(flags).await;
+        outcome.assert_failed_at("verify", 7);
+        assert_eq!(outcome.reason(), "SnapshotFromAnotherCluster");
+        let message = outcome.report["message"].as_str().unwrap();
+        for part in [
+            key.as_str(),
+            &source_id,
+            &target_id,
+            "force: true",
+            "source cluster's keys",
+        ] {
+            assert!(message.contains(part), "{message} does not name {part}");
+        }
+        assert!(proxy.restore_calls().is_empty(), "{:?}", proxy.requests());
+        assert!(
+            proxy.requests().iter().all(|r| r.method == Method::GET),
+            "only lookups before the refusal: {:?}",
+            proxy.requests()
+        );
+        proxy.clear();
+    }
+    assert_eq!(
+        target.read_secret("kept").await.unwrap(),
+        Some(json!({"on": "target"}))
+    );
+
+    // With force the preflight passes, also for a key in another cluster's folder, and restores nothing.
+    for key in [&key, &foreign_key] {
+        restore.set("EXECUTOR_KEY", key);
+        let forced = restore.run(&["restore", "--dry-run", "--force"]).await;
+        forced.assert_success();
+        assert_eq!(forced.report["outcome"], "dryRun", "{}", forced.report_text);
+        assert_eq!(
+            forced.report["clusterId"].as_str(),
+            Some(source_id.as_str())
+        );
+    }
+    assert!(proxy.restore_calls().is_empty(), "{:?}", proxy.requests());
+    proxy.clear();
+
+    // Without force that folder is out of reach, and even with force a key must be a plain relative .snap key.
+    restore.set("EXECUTOR_KEY", &foreign_key);
+    let outcome = restore.run(&["restore", "--dry-run"]).await;
+    outcome.assert_failed_at("config", 2);
+    let traversal = format!(
+        "{}../source/{}",
+        cluster_prefix(),
+        foreign_key.rsplit('/').next().unwrap()
+    );
+    restore.set("EXECUTOR_KEY", &traversal);
+    let outcome = restore.run(&["restore", "--dry-run", "--force"]).await;
+    outcome.assert_failed_at("config", 2);
+    assert!(
+        outcome.report["message"]
+            .as_str()
+            .unwrap()
+            .contains("EXECUTOR_KEY"),
+        "{}",
+        outcome.report_text
+    );
+    assert!(proxy.requests().is_empty(), "{:?}", proxy.requests());
 }

@@ -51,6 +51,26 @@ impl ClusterPrefix {
     }
 }
 
+/// Why `key` cannot name a snapshot anywhere in the bucket, if it cannot: a forced restore may read another
+/// cluster's folder, but only a plain `.snap` object key (relative, no empty, `.` or `..` segments, no control
+/// characters), never something a store could resolve to another place.
+pub fn snapshot_key_problem(key: &str) -> Option<&'static str> {
+    if !key.ends_with(SNAPSHOT_SUFFIX) {
+        return Some("does not end in .snap");
+    }
+    if key.starts_with('/') {
+        return Some("starts with '/'");
+    }
+    if key.chars().any(char::is_control) {
+        return Some("holds control characters");
+    }
+    key.split('/').find_map(|segment| match segment {
+        "" => Some("has an empty path segment"),
+        "." | ".." => Some("has a '.' or '..' path segment"),
+        _ => None,
+    })
+}
+
 pub fn manifest_key(snapshot_key: &str) -> String {
     format!("{snapshot_key}{MANIFEST_SUFFIX}")
 }
@@ -102,5 +122,28 @@ mod tests {
         assert!(!prefix.holds_snapshot("ns/c/x.snap.json"));
         assert!(!prefix.holds_snapshot("ns/c/"));
         assert!(snapshot_key_of_manifest("ns/c/x.json").is_none());
+    }
+
+    #[test]
+    fn a_snapshot_key_anywhere_must_still_be_a_plain_relative_snap_key() {
+        for good in [
+            "prod/other-ns/other/20260101T000000Z-manual-0000000a.snap",
+            "x.snap",
+            "a/b..c.snap",
+        ] {
+            assert_eq!(snapshot_key_problem(good), None, "{good}");
+        }
+        for bad in [
+            "prod/ns/main/x.snap.json",
+            "prod/ns/main/",
+            "/prod/ns/main/x.snap",
+            "prod//main/x.snap",
+            "prod/../secret/x.snap",
+            "prod/ns/main/./x.snap",
+            "./x.snap",
+            "prod/ns/main/x\n.snap",
+        ] {
+            assert!(snapshot_key_problem(bad).is_some(), "{bad:?}");
+        }
     }
 }

@@ -13,6 +13,7 @@ pub mod manifest;
 mod prune;
 pub mod report;
 mod restore;
+mod restore_checks;
 pub mod retention;
 pub mod stage;
 pub mod upload;

@@ -1,6 +1,7 @@
-//! `executor restore`: resolve the snapshot, download and verify it completely, and only then reach OpenBao:
-//! find the leader, log in, POST the snapshot (seal-checked, or `snapshot-force`), and wait until the cluster is
-//! active again or sealed (a forced restore from another cluster seals it with that cluster's keys).
+//! `executor restore`: resolve the snapshot, hold its manifest to the pinned digest, download and verify it
+//! completely, and only then reach OpenBao: find the leader, refuse another cluster's snapshot unless forced, log
+//! in, POST the snapshot (seal-checked, or `snapshot-force`), and wait until the cluster is active again or
+//! sealed (a forced restore from another cluster seals it with that cluster's keys).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,6 +17,7 @@ use super::key::manifest_key;
 use super::leader;
 use super::manifest::Manifest;
 use super::report::{Outcome, Report};
+use super::restore_checks;
 use super::stage::{AtStage, Failure, Stage};
 use crate::openbao::{NodeState, OpenBaoClient};
 use crate::store::{self, StoreError};
@@ -41,6 +43,10 @@ pub async fn run(config: &RestoreConfig, report: &mut Report) -> Result<(), Fail
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
     );
 
+    // A pinned snapshot that changed since it was chosen is refused before its bytes are fetched.
+    restore_checks::check_expected_digest(&key, &manifest, config.expected_digest.as_ref())
+        .map_err(|e| e.at(Stage::Verify))?;
+
     let scratch =
         download::download_verified(&store, &key, &manifest, config.scratch_dir.as_deref())
             .await
@@ -51,6 +57,16 @@ pub async fn run(config: &RestoreConfig, report: &mut Report) -> Result<(), Fail
     tracing::info!(%key, size = scratch.verified.size, digest = %scratch.verified.digest, "snapshot verified");
 
     let leader = leader::find_leader(common).await?;
+    // A seal-checked restore of another cluster's snapshot would be refused by OpenBao anyway; refusing it here
+    // makes a dry run (the preflight) catch it and names the way out.
+    restore_checks::check_same_cluster(
+        &key,
+        &manifest,
+        leader.health.cluster_id.as_deref(),
+        config.force,
+    )
+    .map_err(|e| e.at(Stage::Verify))?
+    .log(&key);
     let client = leader::login(leader.client, &common.auth).await?;
     if config.dry_run {
         report.outcome = Some(Outcome::DryRun);

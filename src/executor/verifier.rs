@@ -16,6 +16,16 @@ impl SnapshotDigest {
         Self(format!("sha256:{}", hex::encode(bytes)))
     }
 
+    /// Reads a digest as the operator writes it: `sha256:` and 64 lowercase hex digits, nothing else.
+    pub fn parse(text: &str) -> Option<Self> {
+        let hex = text.strip_prefix("sha256:")?;
+        let well_formed = hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        well_formed.then(|| Self(text.to_owned()))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -134,6 +144,29 @@ mod tests {
         assert!(verified.digest.as_str().starts_with("sha256:"));
         assert_eq!(verified.digest.as_str().len(), 7 + 64);
         assert_eq!(verified.archive.raft_index, 9);
+    }
+
+    #[test]
+    fn only_the_canonical_digest_form_parses() {
+        let canonical = SnapshotDigest::from_sha256(&[0xab; 32]);
+        assert_eq!(
+            SnapshotDigest::parse(canonical.as_str()),
+            Some(canonical.clone())
+        );
+        let hex = &canonical.as_str()[7..];
+        for bad in [
+            String::new(),
+            hex.to_owned(),
+            format!("sha256:{}", hex.to_uppercase()),
+            format!("SHA256:{hex}"),
+            format!("sha512:{hex}"),
+            format!("sha256:{}", &hex[1..]),
+            format!("sha256:{hex}0"),
+            format!("sha256:{}g", &hex[1..]),
+            format!(" sha256:{hex}"),
+        ] {
+            assert_eq!(SnapshotDigest::parse(&bad), None, "{bad:?}");
+        }
     }
 
     #[tokio::test]

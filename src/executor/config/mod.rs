@@ -12,9 +12,10 @@ use openbao_crds::{BackupKind, RetentionPolicy, StorageProvider};
 pub use env::Env;
 use env::{read_file, read_secret};
 
-use super::key::ClusterPrefix;
+use super::key::{ClusterPrefix, snapshot_key_problem};
 use super::retention::RetentionRules;
 use super::stage::Reason;
+use super::verifier::SnapshotDigest;
 use crate::openbao::{SecretString, TlsSettings};
 use crate::store::{RetrySettings, StoreCredentials, StoreSettings};
 
@@ -111,6 +112,8 @@ pub enum RestoreSource {
 pub struct RestoreConfig {
     pub common: CommonConfig,
     pub source: RestoreSource,
+    /// The digest the resolved manifest must name (the snapshot a preflight pinned); `None`: any.
+    pub expected_digest: Option<SnapshotDigest>,
     pub force: bool,
     pub dry_run: bool,
     pub scratch_dir: Option<PathBuf>,
@@ -176,13 +179,36 @@ pub fn restore(
     dry_run_flag: bool,
 ) -> Result<RestoreConfig, ConfigError> {
     let common = common(env)?;
+    let force = force_flag || env.flag(vars::EXECUTOR_FORCE)?;
     let source = match env.required(vars::EXECUTOR_KEY)?.as_str() {
+        // Always this cluster's own folder, forced or not.
         "latest" => RestoreSource::Latest,
+        // A forced restore may read another cluster's folder (a cross-cluster restore).
+        key if force => {
+            if let Some(problem) = snapshot_key_problem(key) {
+                return Err(ConfigError::invalid(
+                    vars::EXECUTOR_KEY,
+                    format!("{key:?} is not a snapshot key: it {problem}"),
+                ));
+            }
+            RestoreSource::Key(key.to_owned())
+        }
         key => {
             check_key_in_prefix(vars::EXECUTOR_KEY, key, &common.prefix)?;
             RestoreSource::Key(key.to_owned())
         }
     };
+    let expected_digest = env
+        .optional(vars::EXECUTOR_EXPECTED_DIGEST)
+        .map(|text| {
+            SnapshotDigest::parse(&text).ok_or_else(|| {
+                ConfigError::invalid(
+                    vars::EXECUTOR_EXPECTED_DIGEST,
+                    format!("{text:?} is not sha256: followed by 64 lowercase hex digits"),
+                )
+            })
+        })
+        .transpose()?;
     let health_timeout = env
         .duration(vars::EXECUTOR_RESTORE_HEALTH_TIMEOUT)?
         .map(|d| d.as_std())
@@ -190,7 +216,8 @@ pub fn restore(
     Ok(RestoreConfig {
         common,
         source,
-        force: force_flag || env.flag(vars::EXECUTOR_FORCE)?,
+        expected_digest,
+        force,
         dry_run: dry_run_flag || env.flag(vars::EXECUTOR_DRY_RUN)?,
         scratch_dir: env.path(vars::EXECUTOR_SCRATCH_DIR),
         health_timeout,

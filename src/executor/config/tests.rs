@@ -217,3 +217,72 @@ fn payload_signing_stays_on_for_plain_http_unless_asked() {
     .unwrap();
     assert!(forced.common.store.unsigned_payload);
 }
+
+#[test]
+fn force_may_name_another_clusters_folder_but_only_a_plain_snap_key() {
+    let fixture = Fixture::new();
+    let foreign = "prod/other-ns/other/20260101T000000Z-manual-0000000a.snap";
+    let unforced = restore(&fixture.env(&[("EXECUTOR_KEY", foreign)]), false, false).unwrap_err();
+    assert_eq!(field_of(unforced), "EXECUTOR_KEY");
+    let by_env = restore(
+        &fixture.env(&[("EXECUTOR_KEY", foreign), ("EXECUTOR_FORCE", "true")]),
+        false,
+        false,
+    )
+    .unwrap();
+    assert_eq!(by_env.source, RestoreSource::Key(foreign.into()));
+    let by_flag = restore(&fixture.env(&[("EXECUTOR_KEY", foreign)]), true, true).unwrap();
+    assert_eq!(by_flag.source, RestoreSource::Key(foreign.into()));
+    assert!(by_flag.force && by_flag.dry_run);
+    // `latest` stays this cluster's own folder.
+    let latest = restore(&fixture.env(&[("EXECUTOR_KEY", "latest")]), true, false).unwrap();
+    assert_eq!(latest.source, RestoreSource::Latest);
+
+    for bad in [
+        "prod/other-ns/other/x.snap.json",
+        "prod/other-ns/other/",
+        "/prod/other-ns/other/x.snap",
+        "prod//other/x.snap",
+        "prod/ns/main/../../other-ns/other/x.snap",
+        "prod/./other/x.snap",
+    ] {
+        let err = restore(&fixture.env(&[("EXECUTOR_KEY", bad)]), true, false).unwrap_err();
+        let message = err.to_string();
+        assert_eq!(field_of(err), "EXECUTOR_KEY", "{bad}");
+        assert!(message.contains("not a snapshot key"), "{bad}: {message}");
+    }
+}
+
+#[test]
+fn the_expected_digest_is_optional_and_strictly_formed() {
+    let fixture = Fixture::new();
+    let key = "prod/ns/main/20260101T000000Z-manual-0000000a.snap";
+    let unpinned = restore(&fixture.env(&[("EXECUTOR_KEY", key)]), false, false).unwrap();
+    assert_eq!(unpinned.expected_digest, None);
+    let digest = format!("sha256:{}", "0123456789abcdef".repeat(4));
+    let pinned = restore(
+        &fixture.env(&[("EXECUTOR_KEY", key), ("EXECUTOR_EXPECTED_DIGEST", &digest)]),
+        false,
+        true,
+    )
+    .unwrap();
+    assert_eq!(
+        pinned.expected_digest.as_ref().map(|d| d.as_str()),
+        Some(digest.as_str())
+    );
+    for bad in [
+        "0123456789abcdef".repeat(4),
+        format!("sha256:{}", "0123456789ABCDEF".repeat(4)),
+        format!("sha256:{}", "0123456789abcdef".repeat(3)),
+        format!("md5:{}", "0123456789abcdef".repeat(2)),
+        "latest".to_owned(),
+    ] {
+        let err = restore(
+            &fixture.env(&[("EXECUTOR_KEY", key), ("EXECUTOR_EXPECTED_DIGEST", &bad)]),
+            false,
+            false,
+        )
+        .unwrap_err();
+        assert_eq!(field_of(err), "EXECUTOR_EXPECTED_DIGEST", "{bad}");
+    }
+}
