@@ -23,6 +23,8 @@ pub enum ChildEvent {
     ClusterObserved(Arc<OpenBaoCluster>),
     /// A Job labelled with the child's operation.
     JobObserved(JobObservation),
+    /// An `OpenBaoRestore` naming this cluster changed (routed to the `Restore` child).
+    RestoresChanged,
     /// The lock became free: work that was denied may retry (every child).
     LockReleased,
     /// From the upgrade side, which holds the lock under `epoch`: take a pre-upgrade snapshot and reply when done

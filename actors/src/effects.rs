@@ -224,6 +224,9 @@ pub enum EventReason {
     BackupConfigurationInvalid,
     OperationLockBlocked,
     OperationLockReleased,
+    RestoreStarted,
+    RestoreCompleted,
+    RestoreFailed,
 }
 
 impl EventReason {
@@ -236,6 +239,7 @@ impl EventReason {
         matches!(
             self,
             Self::BackupFailed
+                | Self::RestoreFailed
                 | Self::BackupSkipped
                 | Self::BackupConfigurationInvalid
                 | Self::OperationLockBlocked

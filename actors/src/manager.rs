@@ -35,6 +35,8 @@ pub enum ManagerMsg {
         operation: Operation,
         job: JobObservation,
     },
+    /// An `OpenBaoRestore` naming this cluster changed.
+    RestoresChanged(ClusterKey),
     /// The cluster's supervisor, for tests that inspect it.
     #[cfg(feature = "test-util")]
     SupervisorOf {
@@ -218,6 +220,9 @@ impl Actor for ClusterManager {
                 job,
             } => {
                 state.forward(&cluster, SupervisorMsg::JobObserved { operation, job });
+            }
+            ManagerMsg::RestoresChanged(cluster) => {
+                state.forward(&cluster, SupervisorMsg::RestoresChanged);
             }
             #[cfg(feature = "test-util")]
             ManagerMsg::SupervisorOf { cluster, reply } => {

@@ -1,16 +1,29 @@
-//! Restore as a child of the cluster supervisor. The restore actor that consumes `OpenBaoRestore` requests is not
-//! built yet; until it is, this spec owns the `Restore` lock's holders, so a lock whose `OpenBaoRestore` finished
-//! or vanished while the operator was away is released instead of kept forever.
+//! Restore as a child of the cluster supervisor: the [`RestoreActor`] that consumes the cluster's `OpenBaoRestore`
+//! requests, and the probe that judges a `Restore` lock's holder (a request that finished or vanished while the
+//! operator was away holds nothing).
+
+mod actor;
+pub mod effects;
+mod messages;
+pub mod plan;
+pub mod status;
 
 use futures::future::BoxFuture;
 use openbao_crds::{Operation, RestorePhase};
-use ractor::{ActorCell, SpawnErr};
+use ractor::{Actor, ActorCell, SpawnErr};
 use std::sync::Arc;
 
 use crate::child::{ChildContext, ChildHandle, ChildSpec};
 use crate::cluster_key::ClusterKey;
 use crate::effects::{EffectError, HolderLiveness};
 use crate::holder::HolderId;
+
+pub use actor::{RestoreActor, RestoreState};
+pub use effects::RestoreEffects;
+pub use messages::{RestoreArgs, RestoreMsg};
+
+/// Keeps a running request, and so its lock, until its Job is terminal.
+pub const FINALIZER: &str = "openbao.org/restore";
 
 /// An `OpenBaoRestore` as a lock probe sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,11 +54,12 @@ pub fn restore_liveness(record: RestoreRecord) -> HolderLiveness {
 
 pub struct RestoreChild {
     restores: Arc<dyn RestoreReader>,
+    effects: RestoreEffects,
 }
 
 impl RestoreChild {
-    pub fn new(restores: Arc<dyn RestoreReader>) -> Self {
-        Self { restores }
+    pub fn new(restores: Arc<dyn RestoreReader>, effects: RestoreEffects) -> Self {
+        Self { restores, effects }
     }
 }
 
@@ -70,10 +84,23 @@ impl ChildSpec for RestoreChild {
 
     fn spawn<'a>(
         &'a self,
-        _context: ChildContext,
-        _supervisor: ActorCell,
+        context: ChildContext,
+        supervisor: ActorCell,
     ) -> BoxFuture<'a, Result<Option<ChildHandle>, SpawnErr>> {
-        Box::pin(async { Ok(None) })
+        Box::pin(async move {
+            let mailbox = context.mailbox.clone();
+            let args = RestoreArgs {
+                key: context.key,
+                cluster: context.cluster,
+                effects: context.effects,
+                restore_effects: self.effects.clone(),
+                lock: context.lock,
+                resume: context.resumed,
+                mailbox: context.mailbox,
+            };
+            let (actor, _) = Actor::spawn_linked(None, RestoreActor, args, supervisor).await?;
+            Ok(Some(ChildHandle::new(actor, mailbox)))
+        })
     }
 }
 

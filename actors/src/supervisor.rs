@@ -73,6 +73,8 @@ pub enum SupervisorMsg {
         operation: Operation,
         job: JobObservation,
     },
+    /// An `OpenBaoRestore` naming this cluster changed: routed to the `Restore` child.
+    RestoresChanged,
     /// From the upgrade side, which holds the lock under `epoch`: take a pre-upgrade snapshot, reply when done.
     PreUpgradeSnapshot {
         upgrade_id: String,
@@ -474,6 +476,12 @@ impl Actor for ClusterSupervisor {
                     tracing::debug!(cluster = %state.key, %operation, job = %job.job_name,
                         "no running child for this Job");
                 }
+            }
+            SupervisorMsg::RestoresChanged => {
+                // A restarting restore child reads every request from the cache when it starts.
+                let _ = state
+                    .children
+                    .deliver(Operation::Restore, ChildEvent::RestoresChanged);
             }
             SupervisorMsg::PreUpgradeSnapshot {
                 upgrade_id,

@@ -4,7 +4,7 @@
 use crate::executor_vars as vars;
 use k8s_openapi::api::core::v1::EnvVar;
 use openbao_actors::backup::effects::BackupJobRequest;
-use openbao_crds::{BackupSpec, StorageProvider};
+use openbao_crds::{BackupSpec, BackupTarget, StorageProvider};
 
 use super::file_inputs::env;
 use super::metadata::ClusterIdentity;
@@ -31,7 +31,7 @@ pub fn backup_env(
         vars.push(env(vars::EXECUTOR_AUTH_JWT_MOUNT, &jwt.mount_path));
         vars.push(env(vars::EXECUTOR_AUTH_JWT_ROLE, &jwt.role));
     }
-    vars.extend(store_env(backup)?);
+    vars.extend(store_env(&backup.target)?);
     if let Some(retention) = &backup.retention {
         let json = serde_json::to_string(retention)
             .map_err(|error| JobBuildError::Retention(error.to_string()))?;
@@ -42,8 +42,7 @@ pub fn backup_env(
     Ok(vars)
 }
 
-fn store_env(backup: &BackupSpec) -> Result<Vec<EnvVar>, JobBuildError> {
-    let target = &backup.target;
+pub fn store_env(target: &BackupTarget) -> Result<Vec<EnvVar>, JobBuildError> {
     let mut vars = vec![
         env(vars::EXECUTOR_STORE_PROVIDER, target.provider.as_str()),
         env(vars::EXECUTOR_STORE_BUCKET, &target.bucket),

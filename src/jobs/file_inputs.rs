@@ -7,7 +7,9 @@ use k8s_openapi::api::core::v1::{
     ServiceAccountTokenProjection, Volume, VolumeMount, VolumeProjection,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
-use openbao_crds::{AuthMethod, BackupSpec, CaBundleSecretRef, OpenBaoCluster};
+use openbao_crds::{
+    AuthMethod, AuthSpec, BackupSpec, BackupTarget, CaBundleSecretRef, OpenBaoCluster,
+};
 
 use super::JobBuildError;
 
@@ -37,8 +39,26 @@ impl FileInputs {
         backup: &BackupSpec,
         jwt_expiration_seconds: i64,
     ) -> Result<Self, JobBuildError> {
+        Self::for_executor(
+            cluster,
+            &backup.auth,
+            &backup.target,
+            jwt_expiration_seconds,
+            Some(BACKUP_SCRATCH_LIMIT.to_string()),
+        )
+    }
+
+    /// The files of any executor Job: its OpenBao identity, the cluster's CA, the store's credentials and CA, and
+    /// a `/tmp` bounded by `scratch_limit` (a restore downloads the whole snapshot there).
+    pub fn for_executor(
+        cluster: &OpenBaoCluster,
+        auth: &AuthSpec,
+        target: &BackupTarget,
+        jwt_expiration_seconds: i64,
+        scratch_limit: Option<String>,
+    ) -> Result<Self, JobBuildError> {
         let mut inputs = Self::default();
-        match backup.auth.method().ok_or(JobBuildError::AuthNotChosen)? {
+        match auth.method().ok_or(JobBuildError::AuthNotChosen)? {
             AuthMethod::Jwt(jwt) => {
                 inputs.add(
                     JWT_VOLUME,
@@ -59,7 +79,6 @@ impl FileInputs {
         {
             inputs.add_ca(OPENBAO_CA_VOLUME, ca, vars::EXECUTOR_OPENBAO_CA_FILE);
         }
-        let target = &backup.target;
         if let Some(credentials) = &target.credentials_secret_ref {
             // The whole Secret: its keys are the file names the executor looks for (AWS_ACCESS_KEY_ID, …).
             inputs.add(
@@ -74,7 +93,7 @@ impl FileInputs {
         if let Some(ca) = &target.ca_secret_ref {
             inputs.add_ca(STORE_CA_VOLUME, ca, vars::EXECUTOR_STORE_CA_FILE);
         }
-        inputs.scratch();
+        inputs.scratch(scratch_limit);
         Ok(inputs)
     }
 
@@ -106,11 +125,11 @@ impl FileInputs {
 
     /// The root filesystem is read-only; `/tmp` is the executor's only writable place. A backup streams and writes
     /// nothing there, so its `/tmp` is bounded: an executor image that fills it is evicted, not the node's disk.
-    fn scratch(&mut self) {
+    fn scratch(&mut self, limit: Option<String>) {
         self.volumes.push(Volume {
             name: SCRATCH_VOLUME.to_string(),
             empty_dir: Some(EmptyDirVolumeSource {
-                size_limit: Some(Quantity(BACKUP_SCRATCH_LIMIT.to_string())),
+                size_limit: limit.map(Quantity),
                 medium: None,
             }),
             ..Volume::default()

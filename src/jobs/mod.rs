@@ -11,6 +11,7 @@ mod executor_env;
 mod executor_job;
 mod file_inputs;
 mod metadata;
+mod restore_job;
 mod security;
 mod service_account;
 
@@ -24,7 +25,8 @@ pub use metadata::{
     OPERATION_LABEL, backup_service_account_name, managed_by_selector, operation_label,
     operation_of_label,
 };
-pub use service_account::backup_service_account;
+pub use restore_job::{RESTORE_LABEL, restore_job, restore_service_account_name};
+pub use service_account::{backup_service_account, restore_service_account};
 
 /// Where the executor writes its report; Kubernetes turns this file into the container's termination message.
 pub const REPORT_PATH: &str = "/dev/termination-log";

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::ServiceAccount;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use openbao_crds::OpenBaoCluster;
+use openbao_crds::{BackupTarget, OpenBaoCluster};
 
 use super::JobBuildError;
 use super::metadata::{ClusterIdentity, backup_service_account_name};
@@ -16,6 +16,28 @@ const EKS_ROLE_ARN_ANNOTATION: &str = "eks.amazonaws.com/role-arn";
 pub fn backup_service_account(cluster: &OpenBaoCluster) -> Result<ServiceAccount, JobBuildError> {
     let identity = ClusterIdentity::of(cluster)?;
     let target = cluster.spec.backup.as_ref().map(|backup| &backup.target);
+    executor_service_account(cluster, backup_service_account_name(identity.name), target)
+}
+
+/// `<cluster>-restore`, with the workload-identity annotations of the store the restore reads from.
+pub fn restore_service_account(
+    cluster: &OpenBaoCluster,
+    target: Option<&BackupTarget>,
+) -> Result<ServiceAccount, JobBuildError> {
+    let identity = ClusterIdentity::of(cluster)?;
+    executor_service_account(
+        cluster,
+        super::restore_job::restore_service_account_name(identity.name),
+        target,
+    )
+}
+
+fn executor_service_account(
+    cluster: &OpenBaoCluster,
+    name: String,
+    target: Option<&BackupTarget>,
+) -> Result<ServiceAccount, JobBuildError> {
+    let identity = ClusterIdentity::of(cluster)?;
     let mut annotations: BTreeMap<String, String> = target
         .and_then(|target| target.workload_identity.as_ref())
         .map(|identity| identity.service_account_annotations.clone())
@@ -28,7 +50,7 @@ pub fn backup_service_account(cluster: &OpenBaoCluster) -> Result<ServiceAccount
     }
     Ok(ServiceAccount {
         metadata: ObjectMeta {
-            name: Some(backup_service_account_name(identity.name)),
+            name: Some(name),
             namespace: Some(identity.namespace.to_string()),
             labels: Some(identity.labels()),
             annotations: (!annotations.is_empty()).then_some(annotations),

@@ -3,6 +3,7 @@
 //!
 //! - `openbao_backup_*`: derived from each cluster's `status.backup` ([`backup`]);
 //! - `openbao_operation_lock_*`: lock holder per operation, grants and denials ([`lock`]);
+//! - `openbao_restore_*`: restore requests by outcome, duration, a restore in progress ([`restore`]);
 //! - `openbao_actor_*`: per-cluster actor messages, mailbox depth, handler time and restarts ([`actors`]).
 //!
 //! Every per-cluster series is labelled `namespace` and `cluster` and removed when the cluster is deleted.
@@ -12,6 +13,7 @@ pub mod actors;
 pub mod backup;
 pub mod labels;
 pub mod lock;
+pub mod restore;
 pub mod text_format;
 
 #[cfg(test)]
@@ -30,6 +32,7 @@ use prometheus_client::registry::Registry;
 use actors::PrometheusActorMetrics;
 use backup::BackupMetrics;
 use lock::LockMetrics;
+use restore::PrometheusRestoreMetrics;
 
 /// `Content-Type` of the exposition.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -38,6 +41,7 @@ pub struct OperatorMetrics {
     registry: Registry,
     pub backup: BackupMetrics,
     pub lock: LockMetrics,
+    pub restore: PrometheusRestoreMetrics,
     pub actors: PrometheusActorMetrics,
     /// The last `status.backup` seen per cluster, to count transitions once.
     last_backup_status: Mutex<HashMap<ClusterKey, BackupStatus>>,
@@ -54,11 +58,13 @@ impl OperatorMetrics {
         let mut registry = Registry::default();
         let backup = BackupMetrics::register(&mut registry);
         let lock = LockMetrics::register(&mut registry);
+        let restore = PrometheusRestoreMetrics::register(&mut registry);
         let actors = PrometheusActorMetrics::register(&mut registry);
         Self {
             registry,
             backup,
             lock,
+            restore,
             actors,
             last_backup_status: Mutex::new(HashMap::new()),
         }
@@ -104,6 +110,7 @@ impl OperatorMetrics {
     pub fn forget_cluster(&self, key: &ClusterKey) {
         self.backup.remove(key);
         self.lock.remove(key);
+        self.restore.remove(key);
         self.actors.remove(key);
         self.last_backup_status
             .lock()

@@ -358,3 +358,35 @@ fn the_parser_rejects_what_promtool_rejects() {
         assert!(parse(bad).is_err(), "accepted {bad:?}");
     }
 }
+
+#[test]
+fn restore_series_count_outcomes_and_go_with_their_cluster() {
+    use openbao_actors::restore::effects::{RestoreMetricOutcome, RestoreMetrics};
+    let metrics = OperatorMetrics::new();
+    let key = ClusterKey::new("security", "vault");
+    metrics.restore.restore_running(&key, true);
+    metrics.restore.restore_finished(
+        &key,
+        RestoreMetricOutcome::Succeeded,
+        Some(Duration::from_secs(42)),
+    );
+    metrics.restore.restore_running(&key, false);
+    let text = metrics.encode();
+    let exposition = parse(&text).unwrap_or_else(|error| panic!("{error}\n{text}"));
+    check_histograms(&exposition).unwrap();
+    let total = values(&exposition, "openbao_restore_total", "vault");
+    assert_eq!(total.len(), 1, "{text}");
+    assert_eq!(total[0].labels["outcome"], "succeeded");
+    assert_eq!(total[0].value, 1.0);
+    let in_progress = values(&exposition, "openbao_restore_in_progress", "vault");
+    assert_eq!(in_progress[0].value, 0.0);
+    let count = values(
+        &exposition,
+        "openbao_restore_duration_seconds_count",
+        "vault",
+    );
+    assert_eq!(count[0].value, 1.0);
+    metrics.forget_cluster(&key);
+    let after = metrics.encode();
+    assert!(!after.contains("vault"), "{after}");
+}

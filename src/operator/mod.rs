@@ -7,6 +7,7 @@ pub mod job_state;
 pub mod leader;
 mod logging;
 pub mod manager_slot;
+mod orphan_restores;
 pub mod run;
 pub mod settings;
 pub mod status_patch;

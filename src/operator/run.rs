@@ -15,7 +15,9 @@ use openbao_crds::Operation;
 use ractor::Actor;
 use tokio::sync::watch;
 
-use super::effects::{JobReader, child_operations, kube_children, kube_effects};
+use super::effects::{
+    ChildStores, JobReader, KubeRestoreWriter, child_operations, kube_children, kube_effects,
+};
 use super::health::{self, Readiness};
 use super::leader::{self, LeaseSettings};
 use super::logging;
@@ -109,11 +111,22 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
 
     let slot = Arc::new(ManagerSlot::default());
     let (cluster_store, cluster_writer) = kube::runtime::reflector::store();
+    let (restore_store, restore_writer) = kube::runtime::reflector::store();
     let job_settings = JobSettings {
         ttl_seconds_after_finished: args.job_ttl_seconds,
         ..JobSettings::new(&args.executor_image)
     };
-    let children = kube_children(actor_client.clone(), job_settings, cluster_store);
+    let identity = args.pod_name.clone().unwrap_or_else(default_identity);
+    let children = kube_children(
+        actor_client.clone(),
+        job_settings,
+        ChildStores {
+            clusters: cluster_store,
+            restores: restore_store,
+        },
+        Some(identity.clone()),
+        metrics.clone(),
+    );
     let job_operations = child_operations(&children);
     let (caches, watch_tasks) = watchers::start(
         &client,
@@ -122,7 +135,9 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         metrics.clone(),
         watchers::Routing {
             cluster_writer,
+            restore_writer,
             job_operations: job_operations.clone(),
+            restore_failures: KubeRestoreWriter::new(client.clone(), Some(identity.clone())),
         },
     );
     tokio::spawn({
@@ -136,7 +151,6 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         }
     });
 
-    let identity = args.pod_name.clone().unwrap_or_else(default_identity);
     let effects = kube_effects(
         actor_client,
         caches.clusters.clone(),

@@ -19,9 +19,10 @@ use openbao_crds::{OpenBaoCluster, OpenBaoRestore, Operation};
 use serde::de::DeserializeOwned;
 use tokio::task::JoinHandle;
 
-use super::effects::JobReader;
+use super::effects::{JobReader, KubeRestoreWriter};
 use super::job_state::executor_job_owner;
 use super::manager_slot::ManagerSlot;
+use super::orphan_restores;
 use crate::jobs::{MANAGED_BY_LABEL, managed_by_selector};
 use crate::metrics::OperatorMetrics;
 
@@ -116,6 +117,10 @@ where
 pub struct Routing {
     /// The OpenBaoCluster cache, created before the watchers so the actors' effects can read it.
     pub cluster_writer: Writer<OpenBaoCluster>,
+    /// The OpenBaoRestore cache, which the restore actors read.
+    pub restore_writer: Writer<OpenBaoRestore>,
+    /// Fails requests that name a cluster which does not exist.
+    pub restore_failures: KubeRestoreWriter,
     /// The operations a child owns: only their Jobs are routed (and only their finished Jobs' Pods are read).
     pub job_operations: HashSet<Operation>,
 }
@@ -136,7 +141,9 @@ pub fn start(
         trim_metadata,
     );
     let job_operations = routing.job_operations;
-    let (restores, restore_events) = reflected(
+    let restores = routing.restore_writer.as_reader();
+    let restore_events = reflected_into(
+        routing.restore_writer,
         api::<OpenBaoRestore>(client, namespace),
         watcher::Config::default(),
         trim_metadata,
@@ -154,8 +161,13 @@ pub fn start(
     let reader = JobReader::new(client.clone());
     let tasks = vec![
         tokio::spawn(route_clusters(cluster_events, slot.clone(), metrics)),
-        tokio::spawn(route_jobs(job_events, slot, reader, job_operations)),
-        tokio::spawn(drain(restore_events)),
+        tokio::spawn(route_jobs(job_events, slot.clone(), reader, job_operations)),
+        tokio::spawn(orphan_restores::route(
+            restore_events,
+            slot.clone(),
+            clusters.clone(),
+            Arc::new(routing.restore_failures),
+        )),
         tokio::spawn(drain(sts_events)),
     ];
     (

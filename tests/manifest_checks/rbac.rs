@@ -14,9 +14,11 @@ use crate::support::typed_manifest::TypedManifest;
 /// table and to docs/install.md, never a side effect.
 const EXPECTED_CLUSTER_GRANTS: &[(&str, &str, &[&str])] = &[
     ("openbao.org", "openbaoclusters", &["get", "list", "watch"]),
-    ("openbao.org", "openbaorestores", &["get", "list", "watch"]),
+    ("openbao.org", "openbaorestores", &["get", "list", "watch", "patch"]),
     ("openbao.org", "openbaoclusters/status", &["patch"]),
+    ("openbao.org", "openbaorestores/status", &["patch"]),
     ("openbao.org", "openbaoclusters/finalizers", &["update"]),
+    ("openbao.org", "openbaorestores/finalizers", &["update"]),
     ("batch", "jobs", &["create", "get", "list", "watch"]),
     ("", "pods", &["list"]),
     ("", "events", &["create", "patch"]),

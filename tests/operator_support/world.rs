@@ -11,7 +11,7 @@ use kube::Api;
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube_sim::Sim;
 use kube_sim::controllers::ControllersConfig;
-use openbao_crds::{OpenBaoCluster, OpenBaoClusterStatus};
+use openbao_crds::{OpenBaoCluster, OpenBaoClusterStatus, OpenBaoRestore};
 use openbao_test_harness::{
     JwtAuthSetup, OpenBaoCluster as Bao, OpenBaoOptions, S3Options, S3Server, TestJwtSigner,
 };
@@ -51,6 +51,8 @@ pub struct BackupSettings {
     pub keep_last: Option<u32>,
     /// Index of the OpenBao node the executor is pointed at (it finds the leader itself).
     pub endpoint_node: usize,
+    /// Overrides the node address, e.g. with a recording proxy's.
+    pub endpoint: Option<String>,
     pub trigger: Option<&'static str>,
 }
 
@@ -61,6 +63,7 @@ impl Default for BackupSettings {
             suspend: false,
             keep_last: None,
             endpoint_node: 0,
+            endpoint: None,
             trigger: None,
         }
     }
@@ -106,6 +109,7 @@ impl World {
         let mut setup = JwtAuthSetup::for_signer(&TestJwtSigner::new(sim.issuer()));
         setup.public_key_pem = sim.service_account_public_key_pem();
         setup.backup_subject = format!("system:serviceaccount:{NAMESPACE}:{CLUSTER}-backup");
+        setup.restore_subject = format!("system:serviceaccount:{NAMESPACE}:{CLUSTER}-restore");
         bao.configure_jwt_auth(&setup)
             .await
             .expect("JWT auth configured");
@@ -170,7 +174,7 @@ impl World {
             "spec": {
                 "version": "2.4.1",
                 "replicas": self.bao.node_count(),
-                "endpoint": self.bao.node_addr(backup.endpoint_node),
+                "endpoint": backup.endpoint.clone().unwrap_or_else(|| self.bao.node_addr(backup.endpoint_node)),
                 "backup": backup_spec,
             },
         }))
@@ -208,6 +212,40 @@ impl World {
         Api::<Job>::namespaced(self.client.clone(), NAMESPACE)
             .list(&ListParams::default().labels(&format!(
                 "openbao.org/cluster={CLUSTER},openbao.org/operation=backup"
+            )))
+            .await
+            .map(|list| list.items)
+            .unwrap_or_default()
+    }
+
+    pub fn restores(&self) -> Api<OpenBaoRestore> {
+        Api::namespaced(self.client.clone(), NAMESPACE)
+    }
+
+    /// Creates an OpenBaoRestore for the world's cluster; `spec` is merged over `cluster` and JWT role `restore`.
+    pub async fn create_restore(&self, name: &str, spec: serde_json::Value) -> OpenBaoRestore {
+        let mut full = json!({"cluster": CLUSTER, "auth": {"jwt": {"role": "restore"}}});
+        if let (Some(full), Some(extra)) = (full.as_object_mut(), spec.as_object()) {
+            for (key, value) in extra {
+                full.insert(key.clone(), value.clone());
+            }
+        }
+        let request: OpenBaoRestore = serde_json::from_value(json!({
+            "apiVersion": "openbao.org/v1alpha1", "kind": "OpenBaoRestore",
+            "metadata": {"name": name, "namespace": NAMESPACE},
+            "spec": full,
+        }))
+        .expect("an OpenBaoRestore");
+        self.restores()
+            .create(&PostParams::default(), &request)
+            .await
+            .expect("restore created")
+    }
+
+    pub async fn restore_jobs(&self) -> Vec<Job> {
+        Api::<Job>::namespaced(self.client.clone(), NAMESPACE)
+            .list(&ListParams::default().labels(&format!(
+                "openbao.org/cluster={CLUSTER},openbao.org/operation=restore"
             )))
             .await
             .map(|list| list.items)

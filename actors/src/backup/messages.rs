@@ -34,6 +34,8 @@ impl From<ChildEvent> for BackupMsg {
             ChildEvent::ClusterObserved(cluster) => Self::ClusterObserved(cluster),
             ChildEvent::JobObserved(job) => Self::JobObserved(job),
             ChildEvent::LockReleased => Self::LockReleased,
+            // Not routed to backup; if it were, deciding again changes nothing.
+            ChildEvent::RestoresChanged => Self::Retry,
             ChildEvent::PreUpgradeSnapshot {
                 upgrade_id,
                 epoch,

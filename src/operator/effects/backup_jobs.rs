@@ -85,7 +85,7 @@ impl KubeBackupJobs {
         if fresh {
             return Ok(());
         }
-        self.create_or_annotate(&namespace, &name, wanted).await?;
+        create_or_annotate(&self.client, &namespace, &name, wanted).await?;
         self.ensured().insert(
             key,
             Ensured {
@@ -96,14 +96,18 @@ impl KubeBackupJobs {
         );
         Ok(())
     }
+}
 
-    async fn create_or_annotate(
-        &self,
-        namespace: &str,
-        name: &str,
-        wanted: ServiceAccount,
-    ) -> Result<(), EffectError> {
-        let api: Api<ServiceAccount> = Api::namespaced(self.client.clone(), namespace);
+/// Creates `wanted`, or brings the annotations of the one that exists in line, if the operator made it for the
+/// same cluster; one made by anyone else is refused ([`EffectError::NotOwned`]).
+pub(super) async fn create_or_annotate(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    wanted: ServiceAccount,
+) -> Result<(), EffectError> {
+    {
+        let api: Api<ServiceAccount> = Api::namespaced(client.clone(), namespace);
         let params = PostParams {
             field_manager: Some(FIELD_MANAGER.to_string()),
             ..PostParams::default()

@@ -90,6 +90,9 @@ fn action(reason: EventReason) -> &'static str {
         | EventReason::BackupSkipped => "Backup",
         EventReason::BackupConfigurationInvalid => "Validate",
         EventReason::OperationLockBlocked | EventReason::OperationLockReleased => "OperationLock",
+        EventReason::RestoreStarted
+        | EventReason::RestoreCompleted
+        | EventReason::RestoreFailed => "Restore",
     }
 }
 

@@ -9,6 +9,7 @@ mod job_reader;
 mod lock_store;
 #[cfg(test)]
 mod mock_api;
+mod restore_effects;
 mod restore_reader;
 mod status_writer;
 
@@ -20,14 +21,15 @@ use openbao_actors::backup::{BackupChild, BackupEffects};
 use openbao_actors::child::ChildSpecs;
 use openbao_actors::clock::{Clock, SystemClock};
 use openbao_actors::effects::ClusterEffects;
-use openbao_actors::restore::RestoreChild;
-use openbao_crds::{OpenBaoCluster, Operation};
+use openbao_actors::restore::{RestoreChild, RestoreEffects};
+use openbao_crds::{OpenBaoCluster, OpenBaoRestore, Operation};
 
 pub use api_error::ApiFailure;
 pub use backup_jobs::KubeBackupJobs;
 pub use events::KubeEvents;
 pub use job_reader::JobReader;
 pub use lock_store::KubeLockStore;
+pub use restore_effects::{CachedRestoreRequests, KubeRestoreJobs, KubeRestoreWriter};
 pub use restore_reader::KubeRestoreReader;
 pub use status_writer::{KubeStatusWriter, backup_status_patch};
 
@@ -63,18 +65,43 @@ pub fn kube_effects(
 pub fn kube_children(
     client: kube::Client,
     job_settings: JobSettings,
-    clusters: Store<OpenBaoCluster>,
+    stores: ChildStores,
+    instance: Option<String>,
+    metrics: Arc<OperatorMetrics>,
 ) -> ChildSpecs {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let status = Arc::new(KubeStatusWriter::new(
+        client.clone(),
+        clock,
+        stores.clusters,
+    ));
+    let job_reader = Arc::new(JobReader::new(client.clone()));
     let backup = BackupEffects {
-        jobs: Arc::new(KubeBackupJobs::new(client.clone(), job_settings)),
-        status: Arc::new(KubeStatusWriter::new(client.clone(), clock, clusters)),
-        job_reader: Arc::new(JobReader::new(client.clone())),
+        jobs: Arc::new(KubeBackupJobs::new(client.clone(), job_settings.clone())),
+        status: status.clone(),
+        job_reader: job_reader.clone(),
+    };
+    let restore = RestoreEffects {
+        requests: Arc::new(CachedRestoreRequests::new(stores.restores)),
+        writer: Arc::new(KubeRestoreWriter::new(client.clone(), instance)),
+        jobs: Arc::new(KubeRestoreJobs::new(client.clone(), job_settings)),
+        job_reader,
+        cluster_conditions: status,
+        metrics: Arc::new(metrics.restore.clone()),
     };
     Arc::new([
         Arc::new(BackupChild::new(backup)),
-        Arc::new(RestoreChild::new(Arc::new(KubeRestoreReader::new(client)))),
+        Arc::new(RestoreChild::new(
+            Arc::new(KubeRestoreReader::new(client)),
+            restore,
+        )),
     ])
+}
+
+/// The watch caches the children read, created before the watchers that fill them.
+pub struct ChildStores {
+    pub clusters: Store<OpenBaoCluster>,
+    pub restores: Store<OpenBaoRestore>,
 }
 
 /// The operations whose Jobs the children take (their Job events are routed; others are ignored).

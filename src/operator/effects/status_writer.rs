@@ -16,6 +16,7 @@ use openbao_actors::backup::effects::BackupStatusWriter;
 use openbao_actors::clock::Clock;
 use openbao_actors::cluster_key::ClusterKey;
 use openbao_actors::effects::{ConditionUpdate, EffectError};
+use openbao_actors::restore::effects::ClusterConditionWriter;
 use openbao_crds::{BackupStatus, OpenBaoCluster};
 use serde_json::{Value, json};
 
@@ -81,6 +82,77 @@ pub fn backup_status_patch(
     }))
 }
 
+/// The status patch that merges `conditions` only, or `None` when `current` shows them already.
+pub fn cluster_conditions_patch(
+    current: &OpenBaoCluster,
+    conditions: &[ConditionUpdate],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<Value> {
+    let status = current.status.clone().unwrap_or_default();
+    let merged = merge_conditions(
+        &status.conditions,
+        conditions,
+        now,
+        current.metadata.generation,
+    );
+    let diff = merge_diff(
+        &json!({"conditions": status.conditions}),
+        &json!({"conditions": merged}),
+    )?;
+    Some(json!({
+        "metadata": {"resourceVersion": current.metadata.resource_version},
+        "status": diff,
+    }))
+}
+
+impl KubeStatusWriter {
+    /// Patches the status with what `patch_for` makes of the object, conditioned on its resourceVersion: from the
+    /// cache first, from a GET after a conflict or an empty diff.
+    async fn patch_status_with(
+        &self,
+        cluster: &ClusterKey,
+        patch_for: impl Fn(&OpenBaoCluster, chrono::DateTime<chrono::Utc>) -> Option<Value>,
+    ) -> Result<(), EffectError> {
+        let api: Api<OpenBaoCluster> = Api::namespaced(self.client.clone(), &cluster.namespace);
+        let failed = |failure: ApiFailure| {
+            failure.into_effect_error(format!("status of OpenBaoCluster {cluster}"))
+        };
+        let mut current = self.cached(cluster);
+        for _ in 0..MAX_ATTEMPTS {
+            let from_cache = current.is_some();
+            let object = match current.take() {
+                Some(cached) => cached,
+                None => api
+                    .get(&cluster.name)
+                    .await
+                    .map_err(|error| failed(error.into()))?,
+            };
+            let Some(patch) = patch_for(&object, self.clock.now()) else {
+                if from_cache {
+                    continue;
+                }
+                return Ok(());
+            };
+            match api
+                .patch_status(&cluster.name, &patch_params(), &Patch::Merge(&patch))
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(error) => match ApiFailure::from(error) {
+                    ApiFailure::Conflict => continue,
+                    other => return Err(failed(other)),
+                },
+            }
+        }
+        Err(EffectError::Api {
+            context: format!("status of OpenBaoCluster {cluster}"),
+            source: openbao_actors::effects::source_from(format!(
+                "it kept changing; gave up after {MAX_ATTEMPTS} conflicts"
+            )),
+        })
+    }
+}
+
 impl BackupStatusWriter for KubeStatusWriter {
     fn write_backup_status<'a>(
         &'a self,
@@ -88,47 +160,21 @@ impl BackupStatusWriter for KubeStatusWriter {
         status: &'a BackupStatus,
         conditions: &'a [ConditionUpdate],
     ) -> BoxFuture<'a, Result<(), EffectError>> {
-        Box::pin(async move {
-            let api: Api<OpenBaoCluster> = Api::namespaced(self.client.clone(), &cluster.namespace);
-            let failed = |failure: ApiFailure| {
-                failure.into_effect_error(format!("status of OpenBaoCluster {cluster}"))
-            };
-            let mut current = self.cached(cluster);
-            for _ in 0..MAX_ATTEMPTS {
-                let from_cache = current.is_some();
-                let object = match current.take() {
-                    Some(cached) => cached,
-                    None => api
-                        .get(&cluster.name)
-                        .await
-                        .map_err(|error| failed(error.into()))?,
-                };
-                let Some(patch) =
-                    backup_status_patch(&object, status, conditions, self.clock.now())
-                else {
-                    if from_cache {
-                        continue;
-                    }
-                    return Ok(());
-                };
-                match api
-                    .patch_status(&cluster.name, &patch_params(), &Patch::Merge(&patch))
-                    .await
-                {
-                    Ok(_) => return Ok(()),
-                    Err(error) => match ApiFailure::from(error) {
-                        ApiFailure::Conflict => continue,
-                        other => return Err(failed(other)),
-                    },
-                }
-            }
-            Err(EffectError::Api {
-                context: format!("status of OpenBaoCluster {cluster}"),
-                source: openbao_actors::effects::source_from(format!(
-                    "it kept changing; gave up after {MAX_ATTEMPTS} conflicts"
-                )),
-            })
-        })
+        Box::pin(self.patch_status_with(cluster, move |object, now| {
+            backup_status_patch(object, status, conditions, now)
+        }))
+    }
+}
+
+impl ClusterConditionWriter for KubeStatusWriter {
+    fn write_cluster_conditions<'a>(
+        &'a self,
+        cluster: &'a ClusterKey,
+        conditions: &'a [ConditionUpdate],
+    ) -> BoxFuture<'a, Result<(), EffectError>> {
+        Box::pin(self.patch_status_with(cluster, move |object, now| {
+            cluster_conditions_patch(object, conditions, now)
+        }))
     }
 }
 

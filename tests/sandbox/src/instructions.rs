@@ -72,6 +72,33 @@ impl SandboxInfo {
             "  kubectl annotate obc {cluster} openbao.org/trigger-backup=\"$(date +%s)\" --overwrite"
         );
         let _ = writeln!(text);
+        let _ = writeln!(
+            text,
+            "Restore the newest backup (JWT role `restore` is bound to ServiceAccount {cluster}-restore):"
+        );
+        let _ = writeln!(text, "  kubectl apply -f - <<EOF");
+        let _ = writeln!(text, "  apiVersion: openbao.org/v1alpha1");
+        let _ = writeln!(text, "  kind: OpenBaoRestore");
+        let _ = writeln!(
+            text,
+            "  metadata: {{name: bring-back, namespace: {}}}",
+            self.namespace
+        );
+        let _ = writeln!(
+            text,
+            "  spec: {{cluster: {cluster}, source: {{latest: true}}, auth: {{jwt: {{role: restore}}}}}}"
+        );
+        let _ = writeln!(text, "  EOF");
+        let _ = writeln!(
+            text,
+            "  kubectl get obrestore -w           # Pending → Validating → Running → Completed"
+        );
+        let _ = writeln!(
+            text,
+            "  kubectl describe obrestore bring-back   # pinned snapshot, conditions, events"
+        );
+        let _ = writeln!(text, "  Runbook: docs/runbooks/restore.md");
+        let _ = writeln!(text);
         let _ = writeln!(text, "Bucket files:   {}", self.bucket_dir.display());
         let _ = writeln!(
             text,
@@ -145,6 +172,9 @@ mod tests {
             "kubectl get jobs",
             "kubectl describe obc sandbox",
             "kubectl annotate obc sandbox openbao.org/trigger-backup=",
+            "kind: OpenBaoRestore",
+            "spec: {cluster: sandbox, source: {latest: true}, auth: {jwt: {role: restore}}}",
+            "kubectl get obrestore -w",
             "/repo/.sandbox/tmp/s3/data/snapshots",
             "http://127.0.0.1:8200 (leader)",
             "Ctrl-C stops everything.",

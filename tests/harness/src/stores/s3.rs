@@ -140,6 +140,15 @@ impl S3Server {
         std::fs::read(self.bucket_dir().join(key)).ok()
     }
 
+    /// Writes object `key` straight into the filesystem (for tests that plant a corrupted or foreign object).
+    pub fn write_object(&self, key: &str, bytes: &[u8]) {
+        let path = self.bucket_dir().join(key);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("object folder");
+        }
+        std::fs::write(path, bytes).expect("object written");
+    }
+
     /// A client for the bucket (path-style, plain HTTP, the server's credentials).
     pub fn object_store(&self) -> Result<Arc<dyn ObjectStore>, StoreError> {
         let store = AmazonS3Builder::new()

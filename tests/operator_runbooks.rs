@@ -1,0 +1,188 @@
+//! The runbooks in `docs/runbooks/` are run as written: every ```sh block is extracted from the file (never
+//! copied into the test) and run with bash against the simulator, with the operator, a real OpenBao and a real S3
+//! server behind it. A block that starts with `# runbook-test: skip (<why>)` is left out, and must say why.
+
+mod operator_support;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use openbao_crds::RestorePhase;
+use openbao_test_harness::kubectl::Kubectl;
+use operator_support::world::{BackupSettings, CLUSTER, World, WorldOptions};
+use operator_support::{NAMESPACE, Operator, eventually, wait_ready};
+use serde_json::json;
+
+/// One block may wait for a restore (`kubectl wait --timeout=15m` in the text); the test's own bound is shorter.
+const BLOCK_DEADLINE: Duration = Duration::from_secs(300);
+const SKIP_MARKER: &str = "# runbook-test: skip";
+
+struct Block {
+    line: usize,
+    text: String,
+}
+
+/// The ```sh blocks of a Markdown file, with the line each starts on.
+fn shell_blocks(markdown: &str) -> Vec<Block> {
+    let mut blocks = Vec::new();
+    let mut current: Option<Block> = None;
+    for (index, line) in markdown.lines().enumerate() {
+        match current.as_mut() {
+            None if line.trim_start() == "```sh" => {
+                current = Some(Block {
+                    line: index + 1,
+                    text: String::new(),
+                });
+            }
+            Some(_) if line.trim_start() == "```" => blocks.extend(current.take()),
+            Some(block) => {
+                block.text.push_str(line);
+                block.text.push('\n');
+            }
+            None => {}
+        }
+    }
+    assert!(current.is_none(), "an unclosed ```sh block");
+    blocks
+}
+
+fn runbook(name: &str) -> (PathBuf, String) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("docs/runbooks")
+        .join(name);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    (path, text)
+}
+
+async fn run_block(block: &Block, source: &Path, kubeconfig: &Path, log: &Path) {
+    let kubectl = Kubectl::tools().binary;
+    let tools = kubectl.parent().expect("kubectl's directory");
+    let path = format!(
+        "{}:{}",
+        tools.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut command = tokio::process::Command::new("bash");
+    command
+        .args(["-euo", "pipefail", "-c", &block.text])
+        .env("PATH", path)
+        .env("KUBECONFIG", kubeconfig)
+        .env("NS", NAMESPACE)
+        .env("CLUSTER", CLUSTER)
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(BLOCK_DEADLINE, command.output())
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "{}:{} did not finish in {BLOCK_DEADLINE:?}:\n{}",
+                source.display(),
+                block.line,
+                block.text
+            )
+        })
+        .expect("bash runs");
+    assert!(
+        output.status.success(),
+        "{}:{} failed ({}):\n{}\nstdout:\n{}\nstderr:\n{}\noperator log tail:\n{}",
+        source.display(),
+        block.line,
+        output.status,
+        block.text,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+        openbao_test_harness::process::log_tail(log, 40),
+    );
+}
+
+#[test]
+fn blocks_are_extracted_with_their_lines_and_skips_say_why() {
+    let blocks = shell_blocks(
+        "text\n```sh\necho one\n```\n```yaml\nno: 1\n```\n```sh\n# runbook-test: skip (x)\n```\n",
+    );
+    assert_eq!(blocks.len(), 2);
+    assert_eq!((blocks[0].line, blocks[0].text.as_str()), (2, "echo one\n"));
+    let (_, restore) = runbook("restore.md");
+    for block in shell_blocks(&restore) {
+        if let Some(rest) = block.text.trim_start().strip_prefix(SKIP_MARKER) {
+            assert!(
+                rest.trim_start().starts_with("(") && rest.len() > 8,
+                "line {}: a skip says why",
+                block.line
+            );
+        }
+    }
+}
+
+/// `docs/runbooks/restore.md` from top to bottom: look, dry run, restore `latest`, restore one key, the failure
+/// and after-restore checks. Afterwards every request it created has completed and the backed-up value is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_restore_runbook_runs_as_written() {
+    let world = World::start(WorldOptions::default()).await;
+    world
+        .bao
+        .write_secret("runbook", &json!({"value": "backed up"}))
+        .await
+        .expect("secret written");
+    let operator = Operator::start(&world.kubeconfig, &world.path("operator.log"));
+    wait_ready(&operator).await;
+    world
+        .create_cluster(&BackupSettings {
+            suspend: true,
+            ..BackupSettings::default()
+        })
+        .await;
+    world.trigger_backup("before-runbook").await;
+    eventually(
+        "a backup to restore",
+        Duration::from_secs(90),
+        operator.log_path(),
+        || async { world.status().await?.backup?.last_backup_key },
+    )
+    .await;
+    world
+        .bao
+        .write_secret("runbook", &json!({"value": "changed"}))
+        .await
+        .expect("secret changed");
+
+    let (path, text) = runbook("restore.md");
+    let blocks = shell_blocks(&text);
+    assert!(
+        blocks.len() >= 6,
+        "{} has {} blocks",
+        path.display(),
+        blocks.len()
+    );
+    let mut ran = 0;
+    for block in &blocks {
+        if block.text.trim_start().starts_with(SKIP_MARKER) {
+            continue;
+        }
+        run_block(block, &path, &world.kubeconfig, operator.log_path()).await;
+        ran += 1;
+    }
+    assert!(ran >= 6, "ran {ran} blocks");
+    for name in ["rehearse", "bring-back", "bring-back-one"] {
+        let request = world
+            .restores()
+            .get(name)
+            .await
+            .expect("the runbook's request");
+        assert_eq!(
+            request.status.and_then(|s| s.phase),
+            Some(RestorePhase::Completed),
+            "{name}"
+        );
+    }
+    world.bao.wait_healthy().await.expect("OpenBao healthy");
+    let value = world
+        .bao
+        .read_secret("runbook")
+        .await
+        .expect("read")
+        .expect("the secret");
+    assert_eq!(value["value"], "backed up");
+}
