@@ -38,6 +38,11 @@ impl Verb {
         Self::ALL.into_iter().find(|v| v.as_str() == name)
     }
 
+    /// get, list and watch: the verbs that change nothing.
+    pub fn is_read(self) -> bool {
+        matches!(self, Self::Get | Self::List | Self::Watch)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Get => "get",

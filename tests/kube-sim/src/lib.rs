@@ -17,5 +17,5 @@ pub mod server;
 pub mod sim;
 
 pub use faults::Verb;
-pub use requests::{RequestFilter, WriteRequest};
+pub use requests::{RecordedRequest, RequestFilter, WriteRequest};
 pub use sim::{Sim, SimBuilder, SimError};

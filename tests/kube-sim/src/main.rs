@@ -24,9 +24,12 @@ struct Args {
     /// `iss` claim of ServiceAccount tokens.
     #[arg(long, default_value = kube_sim::sim::DEFAULT_ISSUER)]
     issuer: String,
-    /// How many write requests `GET /sim/requests` keeps (the newest).
+    /// How many requests `GET /sim/requests` keeps (the newest).
     #[arg(long, default_value_t = kube_sim::requests::DEFAULT_LIMIT)]
     request_log_limit: usize,
+    /// Record reads (get, list, watch) in the request log too, not only writes.
+    #[arg(long)]
+    record_reads: bool,
 }
 
 fn parse_image(value: &str) -> Result<(String, PathBuf), String> {
@@ -55,6 +58,7 @@ async fn main() -> anyhow::Result<()> {
         .port(args.port)
         .issuer(args.issuer)
         .request_log_limit(args.request_log_limit)
+        .record_reads(args.record_reads)
         .controllers(config)
         .start()
         .await?;

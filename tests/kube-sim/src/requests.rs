@@ -2,12 +2,17 @@
 //! where they happen. Counting objects by name cannot show a duplicate create: the second one is a 409 that an
 //! operator adopts, and leaves nothing behind.
 //!
+//! Reads (get, list, watch) are recorded too once [`RequestLog::record_reads`] is on (off by default: they are
+//! most of the traffic and would push writes out of the bound sooner). With them, the log holds every resource
+//! request a client made, which is what a test needs to derive the RBAC grants a client uses.
+//!
 //! Only what identifies a request is kept (verb, resource, namespace, name, status, who sent it); bodies are not,
 //! since Secrets and tokens pass through them. The log keeps the newest [`DEFAULT_LIMIT`] entries unless
 //! configured otherwise and counts the ones it let go.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -16,9 +21,10 @@ use crate::faults::Verb;
 use crate::patch::PatchType;
 
 /// Entries kept by default: at well under 1 KiB each, a long end-to-end run's writes fit in tens of megabytes.
+/// Recorded reads count against the same bound.
 pub const DEFAULT_LIMIT: usize = 100_000;
 
-/// A write request as received, before it is answered; [`RequestLog::record`] adds its sequence number, time and
+/// A request as received, before it is answered; [`RequestLog::record`] adds its sequence number, time and
 /// status.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Received {
@@ -36,10 +42,13 @@ pub struct Received {
     pub user_agent: Option<String>,
 }
 
-/// One answered write request.
+/// The name the log's entries had when only writes were recorded; kept for existing callers.
+pub type WriteRequest = RecordedRequest;
+
+/// One answered request: a write, or a read when the log records reads.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct WriteRequest {
+pub struct RecordedRequest {
     /// Increases by one per recorded request, in the order the answers were decided.
     pub seq: u64,
     /// When the answer was decided.
@@ -68,7 +77,7 @@ pub struct WriteRequest {
     pub user_agent: Option<String>,
 }
 
-impl WriteRequest {
+impl RecordedRequest {
     /// `plural` or `plural/subresource`, as fault rules name resources.
     pub fn full_resource(&self) -> String {
         match &self.subresource {
@@ -98,7 +107,7 @@ pub struct RequestFilter {
 }
 
 impl RequestFilter {
-    pub fn matches(&self, entry: &WriteRequest) -> bool {
+    pub fn matches(&self, entry: &RecordedRequest) -> bool {
         self.verb.is_none_or(|v| v == entry.verb)
             && self
                 .resource
@@ -130,19 +139,22 @@ pub struct RequestLogPage {
     pub limit: usize,
     /// Entries let go because of the limit since the simulator started.
     pub dropped: u64,
-    /// The newest sequence number handed out (0 before the first write).
+    /// The newest sequence number handed out (0 before the first recorded request).
     pub last_seq: u64,
-    pub items: Vec<WriteRequest>,
+    /// Whether reads are being recorded now (otherwise the items are writes only).
+    pub reads: bool,
+    pub items: Vec<RecordedRequest>,
 }
 
 struct Entries {
-    entries: VecDeque<WriteRequest>,
+    entries: VecDeque<RecordedRequest>,
     last_seq: u64,
     dropped: u64,
 }
 
 pub struct RequestLog {
     limit: usize,
+    reads: AtomicBool,
     entries: Mutex<Entries>,
 }
 
@@ -153,16 +165,33 @@ impl Default for RequestLog {
 }
 
 impl RequestLog {
-    /// Keeps the newest `limit` entries (0 keeps none but still numbers and counts them).
+    /// Keeps the newest `limit` entries (0 keeps none but still numbers and counts them); writes only until
+    /// [`Self::record_reads`].
     pub fn new(limit: usize) -> Self {
         Self {
             limit,
+            reads: AtomicBool::new(false),
             entries: Mutex::new(Entries {
                 entries: VecDeque::new(),
                 last_seq: 0,
                 dropped: 0,
             }),
         }
+    }
+
+    /// Records get, list and watch requests from now on (`true`) or no longer (`false`). Writes are always
+    /// recorded.
+    pub fn record_reads(&self, on: bool) {
+        self.reads.store(on, Ordering::SeqCst);
+    }
+
+    pub fn records_reads(&self) -> bool {
+        self.reads.load(Ordering::SeqCst)
+    }
+
+    /// Whether a request with this verb goes into the log.
+    pub fn wants(&self, verb: Verb) -> bool {
+        !verb.is_read() || self.records_reads()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
@@ -190,7 +219,7 @@ impl RequestLog {
             user,
             user_agent,
         } = received;
-        log.entries.push_back(WriteRequest {
+        log.entries.push_back(RecordedRequest {
             seq,
             time: Utc::now(),
             verb,
@@ -227,12 +256,12 @@ impl RequestLog {
     }
 
     /// Every kept entry, oldest first.
-    pub fn entries(&self) -> Vec<WriteRequest> {
+    pub fn entries(&self) -> Vec<RecordedRequest> {
         self.lock().entries.iter().cloned().collect()
     }
 
     /// The kept entries `filter` selects, oldest first.
-    pub fn matching(&self, filter: &RequestFilter) -> Vec<WriteRequest> {
+    pub fn matching(&self, filter: &RequestFilter) -> Vec<RecordedRequest> {
         self.page(filter).items
     }
 
@@ -243,6 +272,7 @@ impl RequestLog {
             limit: self.limit,
             dropped: log.dropped,
             last_seq: log.last_seq,
+            reads: self.records_reads(),
             items: log
                 .entries
                 .iter()
@@ -308,5 +338,23 @@ mod tests {
             ..filter("jobs")
         };
         assert_eq!(log.matching(&refused)[0].seq, 3);
+    }
+
+    #[test]
+    fn reads_are_wanted_only_while_switched_on() {
+        let log = RequestLog::default();
+        let reads = [Verb::Get, Verb::List, Verb::Watch];
+        assert!(reads.iter().all(|&verb| !log.wants(verb)));
+        assert!(
+            Verb::ALL
+                .iter()
+                .filter(|v| !reads.contains(v))
+                .all(|&verb| log.wants(verb))
+        );
+        log.record_reads(true);
+        assert!(Verb::ALL.iter().all(|&verb| log.wants(verb)));
+        assert!(log.page(&RequestFilter::default()).reads);
+        log.record_reads(false);
+        assert!(!log.wants(Verb::Watch) && log.wants(Verb::Create));
     }
 }

@@ -16,7 +16,7 @@ use crate::api::write::{self, WriteOptions};
 use crate::auth::{Authenticator, TokenClaims, random_token};
 use crate::controllers::{self, ControllersConfig, ControllersHandle};
 use crate::faults::{FaultAction, FaultRule, Faults, Verb};
-use crate::requests::{self, RequestFilter, RequestLog, WriteRequest};
+use crate::requests::{self, RecordedRequest, RequestFilter, RequestLog};
 use crate::server::{App, ServingCertificate, TlsListener, router};
 
 pub const DEFAULT_ISSUER: &str = "https://kube-sim.local";
@@ -50,6 +50,7 @@ pub struct SimBuilder {
     history_limit: usize,
     bookmark_interval: Duration,
     request_log_limit: usize,
+    record_reads: bool,
     controllers: Option<ControllersConfig>,
 }
 
@@ -81,6 +82,13 @@ impl SimBuilder {
     /// How many write requests the request log keeps (the newest; default [`requests::DEFAULT_LIMIT`]).
     pub fn request_log_limit(mut self, entries: usize) -> Self {
         self.request_log_limit = entries;
+        self
+    }
+
+    /// Records reads (get, list, watch) in the request log as well as writes, from the first request on; the same
+    /// bound applies. Also switchable while running: `sim.request_log().record_reads(on)`.
+    pub fn record_reads(mut self, on: bool) -> Self {
+        self.record_reads = on;
         self
     }
 
@@ -126,6 +134,7 @@ impl SimBuilder {
             log_dir: log_dir.clone(),
             address: address.to_string(),
         });
+        app.requests.record_reads(self.record_reads);
         seed(&cluster);
         let lifecycle = tokio::spawn(crate::api::lifecycle::run(cluster.clone()));
         cluster.changed.notify_one();
@@ -194,6 +203,7 @@ impl Sim {
             history_limit: 10_000,
             bookmark_interval: Duration::from_secs(5),
             request_log_limit: requests::DEFAULT_LIMIT,
+            record_reads: false,
             controllers: None,
         }
     }
@@ -239,38 +249,54 @@ impl Sim {
 
     /// A kubeconfig (admin token) for kubectl and kube clients.
     pub fn kubeconfig_yaml(&self) -> String {
+        self.kubeconfig_yaml_with("admin", self.admin_token(), "default")
+    }
+
+    fn kubeconfig_yaml_with(&self, user: &str, token: &str, namespace: &str) -> String {
         format!(
-            "apiVersion: v1\nkind: Config\nclusters:\n- name: kube-sim\n  cluster:\n    server: {url}\n    certificate-authority-data: {ca}\ncontexts:\n- name: kube-sim\n  context:\n    cluster: kube-sim\n    user: admin\n    namespace: default\ncurrent-context: kube-sim\nusers:\n- name: admin\n  user:\n    token: {token}\n",
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: kube-sim\n  cluster:\n    server: {url}\n    certificate-authority-data: {ca}\ncontexts:\n- name: kube-sim\n  context:\n    cluster: kube-sim\n    user: {user}\n    namespace: {namespace}\ncurrent-context: kube-sim\nusers:\n- name: {user}\n  user:\n    token: {token}\n",
             url = self.url(),
             ca = base64::engine::general_purpose::STANDARD.encode(&self.ca_pem),
-            token = self.admin_token()
         )
     }
 
-    /// Writes the kubeconfig readable only by the owner (it holds the admin token).
-    /// Writes the kubeconfig (mode 0600) atomically: a script or test waiting for the file never reads half of it.
+    /// A kubeconfig that authenticates as ServiceAccount `namespace/name` (a token minted for it, valid for a day,
+    /// audience the issuer) with `namespace` as its default namespace, as an in-cluster client would. Requests made
+    /// with it are logged with user `system:serviceaccount:<namespace>:<name>`, apart from the admin's (tests,
+    /// kubectl, the simulator's controllers). `None` while the ServiceAccount does not exist.
+    pub fn service_account_kubeconfig_yaml(&self, namespace: &str, name: &str) -> Option<String> {
+        let token = self.mint_token(
+            namespace,
+            name,
+            &[self.issuer()],
+            Duration::from_secs(24 * 60 * 60),
+        )?;
+        Some(self.kubeconfig_yaml_with(name, &token, namespace))
+    }
+
+    /// Writes the kubeconfig readable only by the owner (mode 0600: it holds the admin token), atomically: a script
+    /// or test waiting for the file never reads half of it.
     pub fn write_kubeconfig(&self, path: &Path) -> std::io::Result<()> {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        let file_name = path.file_name().ok_or_else(|| {
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "kubeconfig path has no file name",
-            )
-        })?;
-        let mut partial_name = std::ffi::OsString::from(".");
-        partial_name.push(file_name);
-        partial_name.push(format!(".partial-{}", std::process::id()));
-        let partial = path.with_file_name(partial_name);
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&partial)?;
-        file.write_all(self.kubeconfig_yaml().as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&partial, path)
+        write_private_atomically(path, &self.kubeconfig_yaml())
+    }
+
+    /// Writes [`Self::service_account_kubeconfig_yaml`] as [`Self::write_kubeconfig`] does; `NotFound` while the
+    /// ServiceAccount does not exist.
+    pub fn write_service_account_kubeconfig(
+        &self,
+        path: &Path,
+        namespace: &str,
+        name: &str,
+    ) -> std::io::Result<()> {
+        let yaml = self
+            .service_account_kubeconfig_yaml(namespace, name)
+            .ok_or_else(|| {
+                std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!("ServiceAccount {namespace}/{name} does not exist"),
+                )
+            })?;
+        write_private_atomically(path, &yaml)
     }
 
     pub async fn kube_config(&self) -> Result<kube::Config, SimError> {
@@ -338,15 +364,16 @@ impl Sim {
         self.app.faults.clear();
     }
 
-    /// Every write request answered so far (the newest [`SimBuilder::request_log_limit`]), oldest first. The
-    /// simulator's own controllers are clients too, so their writes are here as well.
-    pub fn requests(&self) -> Vec<WriteRequest> {
+    /// Every write request answered so far, and every read while reads are recorded (the newest
+    /// [`SimBuilder::request_log_limit`]), oldest first. The simulator's own controllers are clients too, so
+    /// their requests are here as well.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
         self.app.requests.entries()
     }
 
-    /// Write requests with this verb on this resource: `plural` for the object itself, `plural/subresource` for a
+    /// Requests with this verb on this resource: `plural` for the object itself, `plural/subresource` for a
     /// subresource (e.g. `(Verb::Patch, "jobs/status")`).
-    pub fn requests_matching(&self, verb: Verb, resource: &str) -> Vec<WriteRequest> {
+    pub fn requests_matching(&self, verb: Verb, resource: &str) -> Vec<RecordedRequest> {
         self.app.requests.matching(&RequestFilter {
             verb: Some(verb),
             resource: Some(resource.into()),
@@ -354,7 +381,7 @@ impl Sim {
         })
     }
 
-    /// The request log itself: other filters, the drop count, the newest sequence number.
+    /// The request log itself: other filters, the drop count, the newest sequence number, recording reads.
     pub fn request_log(&self) -> &RequestLog {
         &self.app.requests
     }
@@ -378,4 +405,29 @@ impl Drop for Sim {
             task.abort();
         }
     }
+}
+
+/// Writes `contents` with mode 0600 through a temporary file renamed into place.
+fn write_private_atomically(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file_name = path.file_name().ok_or_else(|| {
+        std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "kubeconfig path has no file name",
+        )
+    })?;
+    let mut partial_name = std::ffi::OsString::from(".");
+    partial_name.push(file_name);
+    partial_name.push(format!(".partial-{}", std::process::id()));
+    let partial = path.with_file_name(partial_name);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&partial)?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&partial, path)
 }

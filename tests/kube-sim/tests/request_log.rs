@@ -1,5 +1,6 @@
 //! The request log over HTTP: every write (refused ones too) is recorded with its verb, resource, name, status and
-//! client; reads are not; `GET /sim/requests` filters; the bound keeps the newest entries and counts the rest.
+//! client; reads only while switched on; `GET /sim/requests` filters; the bound keeps the newest entries and counts
+//! the rest.
 
 mod common;
 
@@ -408,4 +409,81 @@ async fn the_log_keeps_the_newest_entries_and_counts_what_it_dropped() {
         (&json!(3), &json!(2), &json!(5))
     );
     assert_eq!(page["items"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn reads_are_recorded_while_switched_on_with_the_callers_identity() {
+    let (sim, client) = start_with(kube_sim::Sim::builder().record_reads(true)).await;
+    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), "default");
+    accounts
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "operator"}})).unwrap(),
+        )
+        .await
+        .unwrap();
+    let kubeconfig = tempfile::tempdir().unwrap();
+    let path = kubeconfig.path().join("kubeconfig");
+    assert_eq!(
+        sim.write_service_account_kubeconfig(&path, "default", "nobody")
+            .unwrap_err()
+            .kind(),
+        std::io::ErrorKind::NotFound
+    );
+    sim.write_service_account_kubeconfig(&path, "default", "operator")
+        .unwrap();
+    let options = kube::config::KubeConfigOptions::default();
+    let config = kube::Config::from_custom_kubeconfig(
+        kube::config::Kubeconfig::read_from(&path).unwrap(),
+        &options,
+    )
+    .await
+    .unwrap();
+    assert_eq!(config.default_namespace, "default");
+    let as_account = kube::Client::try_from(config).unwrap();
+    let start = sim.request_log().last_seq();
+
+    let jobs: Api<Job> = Api::default_namespaced(as_account.clone());
+    jobs.create(&PostParams::default(), &job("j"))
+        .await
+        .unwrap();
+    jobs.get("j").await.unwrap();
+    jobs.get("missing").await.unwrap_err();
+    jobs.list(&ListParams::default()).await.unwrap();
+    let mut events = jobs
+        .watch(&WatchParams::default().timeout(1), "0")
+        .await
+        .unwrap()
+        .boxed();
+    while events.next().await.is_some() {}
+    get_log(&client, "").await.unwrap();
+
+    let entries = sim.request_log().matching(&RequestFilter {
+        since: Some(start),
+        ..RequestFilter::default()
+    });
+    assert_eq!(
+        entries.iter().map(line).collect::<Vec<_>>(),
+        [
+            "create jobs j 201",
+            "get jobs j 200",
+            "get jobs missing 404",
+            "list jobs - 200",
+            "watch jobs - 200",
+        ],
+        "reading /sim/requests is not a resource request"
+    );
+    assert!(entries.iter().all(|e| e.user.as_deref()
+        == Some("system:serviceaccount:default:operator")
+        && e.group == "batch"));
+
+    let page = get_log(&client, "?verb=watch").await.unwrap();
+    assert_eq!(page["reads"], true);
+    assert_eq!(lines_of(&page), ["watch jobs - 200"]);
+
+    sim.request_log().record_reads(false);
+    let before = sim.request_log().last_seq();
+    jobs.get("j").await.unwrap();
+    assert_eq!(sim.request_log().last_seq(), before, "reads switched off");
+    assert_eq!(get_log(&client, "").await.unwrap()["reads"], false);
 }

@@ -5,7 +5,8 @@
 //! - `DELETE /sim/faults` clears all rules
 //! - `POST /sim/cut-watches` ends every open watch
 //! - `GET /sim/requests?verb=create&resource=jobs&namespace=ns&name=n&status=409&since=12` reads the request log:
-//!   `{"limit": .., "dropped": .., "lastSeq": .., "items": [..]}`, oldest first
+//!   `{"limit": .., "dropped": .., "lastSeq": .., "reads": .., "items": [..]}`, oldest first (writes, and reads
+//!   while the log records them)
 
 use std::time::Duration;
 

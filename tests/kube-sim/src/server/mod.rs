@@ -51,11 +51,13 @@ async fn handle(app: Arc<App>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let target = parse_target(parts.uri.path());
     let query = Query::parse(parts.uri.query());
-    // Every write on a resource path is recorded with the status it is answered with, whichever step refuses it.
-    let mut write = recording::received(&target, &parts.method, &parts.headers, &query);
-    let response = serve(&app, target, parts, query, body, write.as_mut()).await;
-    if let Some(write) = write {
-        app.requests.record(write, response.status().as_u16());
+    // Every write on a resource path (and every read, while the log records reads) is recorded with the status it
+    // is answered with, whichever step refuses it.
+    let mut entry = recording::received(&target, &parts.method, &parts.headers, &query)
+        .filter(|received| app.requests.wants(received.verb));
+    let response = serve(&app, target, parts, query, body, entry.as_mut()).await;
+    if let Some(entry) = entry {
+        app.requests.record(entry, response.status().as_u16());
     }
     response
 }
@@ -66,7 +68,7 @@ async fn serve(
     parts: axum::http::request::Parts,
     query: Query,
     body: Body,
-    mut write: Option<&mut Received>,
+    mut entry: Option<&mut Received>,
 ) -> Response {
     let public = matches!(
         target,
@@ -80,8 +82,8 @@ async fn serve(
         let authenticated = app.auth.authenticate(header, &app.cluster.lock());
         match authenticated {
             Ok(identity) => {
-                if let Some(write) = write.as_deref_mut() {
-                    write.user = Some(recording::username(&identity));
+                if let Some(entry) = entry.as_deref_mut() {
+                    entry.user = Some(recording::username(&identity));
                 }
             }
             Err(error) => {
@@ -92,7 +94,7 @@ async fn serve(
                 );
                 // The log names a refused write's object too: "which create lost its credentials" is the
                 // question it answers. The body is read only for that, never acted on.
-                if let Some(write) = write
+                if let Some(entry) = entry
                     && let Ok(body) = axum::body::to_bytes(body, MAX_BODY).await
                 {
                     let request = Incoming {
@@ -101,7 +103,7 @@ async fn serve(
                         query,
                         body,
                     };
-                    recording::read_body(write, &request);
+                    recording::read_body(entry, &request);
                 }
                 return error_response(&ApiError::new(StatusReason::Unauthorized, "Unauthorized"));
             }
@@ -119,8 +121,8 @@ async fn serve(
         query,
         body,
     };
-    if let Some(write) = write {
-        recording::read_body(write, &request);
+    if let Some(entry) = entry {
+        recording::read_body(entry, &request);
     }
     match target {
         Target::Resource(path)

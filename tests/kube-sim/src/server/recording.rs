@@ -1,5 +1,6 @@
-//! What the request log learns about a write from its HTTP request: the verb from the method, the resource from
-//! the path, the name from the path or (for a create) the body, and the client's identity.
+//! What the request log learns about a request from its HTTP request: the verb from the method (and for a GET the
+//! path and `watch` flag), the resource from the path, the name from the path or (for a create) the body, and the
+//! client's identity.
 
 use axum::http::Method;
 use serde::Deserialize;
@@ -12,10 +13,14 @@ use crate::faults::Verb;
 use crate::patch::PatchType;
 use crate::requests::Received;
 
-/// The write verb of a method on a resource path; reads and watches are `None`. Derived from the method alone (not
-/// from routing), so refused requests such as a PUT on a collection are recorded too.
-fn write_verb(method: &Method, path: &ResourcePath) -> Option<Verb> {
+/// The verb of a method on a resource path, as the resource handler decides it (a GET is `get` with a name,
+/// `watch` with `watch=true|1`, `list` otherwise); `None` for methods no verb has (HEAD, OPTIONS). Derived from the
+/// method alone (not from routing), so refused requests such as a PUT on a collection are recorded too.
+fn request_verb(method: &Method, path: &ResourcePath, query: &Query) -> Option<Verb> {
     Some(match *method {
+        Method::GET if path.name.is_some() => Verb::Get,
+        Method::GET if query.flag("watch") => Verb::Watch,
+        Method::GET => Verb::List,
         Method::POST => Verb::Create,
         Method::PUT => Verb::Update,
         Method::PATCH => Verb::Patch,
@@ -25,8 +30,8 @@ fn write_verb(method: &Method, path: &ResourcePath) -> Option<Verb> {
     })
 }
 
-/// A write request on a resource path as far as its method, path, headers and query tell; `None` for anything
-/// else (reads, watches, discovery, `/sim/...`).
+/// A request on a resource path as far as its method, path, headers and query tell; `None` for anything else
+/// (discovery, `/sim/...`). Whether it is recorded is the log's decision ([`crate::requests::RequestLog::wants`]).
 pub fn received(
     target: &Target,
     method: &Method,
@@ -36,7 +41,7 @@ pub fn received(
     let Target::Resource(path) = target else {
         return None;
     };
-    let verb = write_verb(method, path)?;
+    let verb = request_verb(method, path, query)?;
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     Some(Received {
         verb,
