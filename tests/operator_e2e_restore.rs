@@ -47,12 +47,9 @@ async fn backed_up(world: &World, operator: &Operator, token: &str) -> String {
         operator.log_path(),
         || async {
             let backup = world.status().await?.backup?;
-            assert!(
-                backup.last_failure.is_none() || backup.consecutive_failures == 0,
-                "{:?}",
-                backup.last_failure
-            );
+            // A success resets the failure count: the backup of `token` succeeded.
             (backup.last_handled_trigger.as_deref() == Some(token)
+                && backup.consecutive_failures == 0
                 && backup.last_backup_key.is_some()
                 && !backup.recovery_points.is_empty())
             .then(|| backup.last_backup_key.unwrap())
@@ -491,5 +488,164 @@ async fn a_restore_waits_for_a_held_lock_and_runs_after_its_release() {
             .events_with_reason("RestoreWaitingForLock")
             .await
             .is_empty()
+    );
+}
+
+async fn wait_phase(world: &World, operator: &Operator, name: &str, phase: RestorePhase) {
+    eventually(
+        &format!("OpenBaoRestore {name} reaches {phase}"),
+        RESTORE_DEADLINE,
+        operator.log_path(),
+        || async {
+            let request = world.restores().get(name).await.ok()?;
+            (request.status?.phase? == phase).then_some(())
+        },
+    )
+    .await;
+}
+
+async fn running_backup_job(world: &World, operator: &Operator) -> String {
+    eventually(
+        "a backup Job holds the lock",
+        BACKUP_DEADLINE,
+        operator.log_path(),
+        || async {
+            let lock = world.status().await?.operation_lock?;
+            lock.holder.strip_prefix("backup/").map(str::to_string)
+        },
+    )
+    .await
+}
+
+/// Backups and restores share the lock: a restore applied while a backup Job runs waits for it and then runs; an
+/// `overrideOperationLock` restore stops a running backup (recorded as failed, `Preempted`) with Warning events on
+/// both objects; a manual backup triggered during a restore runs after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restores_wait_for_backups_preempt_them_only_with_override_and_backups_wait_for_restores() {
+    let world = World::start(WorldOptions {
+        gate_backups_only: true,
+        ..WorldOptions::default()
+    })
+    .await;
+    let operator = start_operator(&world, "operator.log").await;
+    world.create_cluster(&manual_only()).await;
+    backed_up(&world, &operator, "first").await;
+
+    // A restore waits for a running backup, then runs.
+    world.gate.close();
+    world.trigger_backup("slow").await;
+    let slow = running_backup_job(&world, &operator).await;
+    world
+        .create_restore("after-backup", json!({"source": {"latest": true}}))
+        .await;
+    let waiting = eventually(
+        "the restore waits for the backup",
+        RESTORE_DEADLINE,
+        operator.log_path(),
+        || async {
+            let status = world.restores().get("after-backup").await.ok()?.status?;
+            let lock = status
+                .conditions
+                .iter()
+                .find(|c| c.type_ == "LockAcquired")?
+                .clone();
+            (lock.reason == "WaitingForLock").then_some(lock.message)
+        },
+    )
+    .await;
+    assert!(waiting.contains(&slow), "the holder is named: {waiting}");
+    world.gate.open();
+    let after = ended(&world, &operator, "after-backup").await;
+    assert_eq!(
+        status(&after).phase,
+        Some(RestorePhase::Completed),
+        "{:?}",
+        after.status
+    );
+    let backup = world.status().await.unwrap().backup.unwrap();
+    assert_eq!(backup.last_handled_trigger.as_deref(), Some("slow"));
+    assert!(
+        backup.last_failure.is_none(),
+        "the backup was not disturbed: {:?}",
+        backup.last_failure
+    );
+
+    // An override preempts a running backup.
+    world.bao.wait_healthy().await.expect("OpenBao healthy");
+    world.gate.close();
+    world.trigger_backup("preempted").await;
+    let preempted = running_backup_job(&world, &operator).await;
+    world
+        .create_restore(
+            "override",
+            json!({"source": {"latest": true}, "force": true, "overrideOperationLock": true}),
+        )
+        .await;
+    wait_phase(&world, &operator, "override", RestorePhase::Running).await;
+    // A manual backup asked for during the restore waits for it.
+    world.trigger_backup("during-restore").await;
+    let overridden = ended(&world, &operator, "override").await;
+    let overridden_status = status(&overridden);
+    assert_eq!(
+        overridden_status.phase,
+        Some(RestorePhase::Completed),
+        "{overridden_status:?}"
+    );
+    let (held, reason) = condition(overridden_status, "LockAcquired");
+    assert_eq!((held, reason), ("True", "LockOverridden"));
+    let backup = world.status().await.unwrap().backup.unwrap();
+    let failure = backup
+        .last_failure
+        .expect("the preempted backup is recorded");
+    assert_eq!(failure.reason, "Preempted", "{failure:?}");
+    assert!(
+        world
+            .backup_jobs()
+            .await
+            .iter()
+            .all(|job| job.metadata.name.as_deref() != Some(preempted.as_str())),
+        "the preempted backup Job {preempted} was stopped"
+    );
+    let overrides = world.events_with_reason("OperationLockOverridden").await;
+    let kinds: Vec<&str> = overrides
+        .iter()
+        .filter_map(|event| event.regarding.as_ref()?.kind.as_deref())
+        .collect();
+    assert!(
+        kinds.contains(&"OpenBaoRestore") && kinds.contains(&"OpenBaoCluster"),
+        "{kinds:?}"
+    );
+    assert!(
+        overrides
+            .iter()
+            .all(|event| event.type_.as_deref() == Some("Warning")),
+        "{overrides:?}"
+    );
+    let completed_at = overridden_status.completion_time.expect("completion time");
+    let backup_before = world.status().await.unwrap().backup.unwrap();
+    assert_ne!(
+        backup_before.last_handled_trigger.as_deref(),
+        Some("during-restore"),
+        "the manual backup waited for the restore"
+    );
+    world.gate.open();
+    backed_up(&world, &operator, "during-restore").await;
+    let job = world
+        .backup_jobs()
+        .await
+        .into_iter()
+        .find(|job| {
+            job.metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get("openbao.org/trigger"))
+                .map(String::as_str)
+                == Some("during-restore")
+        })
+        .expect("the manual backup's Job");
+    let created = job.metadata.creation_timestamp.expect("creation time").0;
+    assert!(
+        created.as_second() >= completed_at.timestamp(),
+        "the backup Job was created after the restore ended"
     );
 }

@@ -347,6 +347,7 @@ async fn deploy_rbac_grants_exactly_what_a_backup_and_restores_request() {
     let world = World::start(WorldOptions {
         kv_secrets: 5,
         gate_open: false,
+        gate_backups_only: true,
         ..WorldOptions::default()
     })
     .await;
@@ -413,7 +414,29 @@ async fn deploy_rbac_grants_exactly_what_a_backup_and_restores_request() {
         .create_restore("bring-back", json!({"source": {"latest": true}}))
         .await;
     let restore = ended(&world, &operator, "bring-back").await;
-    for request in [&dry_run, &restore] {
+    // An override restore stops a running backup Job.
+    world.bao.wait_healthy().await.expect("OpenBao healthy");
+    world.gate.close();
+    world.trigger_backup("third").await;
+    eventually(
+        "the third backup holds the lock",
+        BACKUP_DEADLINE,
+        operator.log_path(),
+        || async {
+            let lock = world.status().await?.operation_lock?;
+            lock.holder.starts_with("backup/").then_some(())
+        },
+    )
+    .await;
+    world
+        .create_restore(
+            "override",
+            json!({"source": {"latest": true}, "force": true, "overrideOperationLock": true}),
+        )
+        .await;
+    let overridden = ended(&world, &operator, "override").await;
+    world.gate.open();
+    for request in [&dry_run, &restore, &overridden] {
         assert_eq!(
             request.status.as_ref().and_then(|s| s.phase),
             Some(RestorePhase::Completed),

@@ -454,6 +454,7 @@ impl Actor for BackupActor {
             BackupMsg::JobObserved(job) => state.job_observed(job).await,
             BackupMsg::ScheduleTick | BackupMsg::Retry => {}
             BackupMsg::LockReleased => state.trigger_waits_for_lock = false,
+            BackupMsg::Preempted { holder, by } => state.preempted(&holder, &by).await,
             BackupMsg::PreUpgradeSnapshot {
                 upgrade_id,
                 epoch,

@@ -27,6 +27,9 @@ pub enum ChildEvent {
     RestoresChanged,
     /// The lock became free: work that was denied may retry (every child).
     LockReleased,
+    /// An `overrideOperationLock` restore (`by`) took the lock from `holder`, a holder of this child's operation:
+    /// stop its work and record it as preempted.
+    Preempted { holder: String, by: String },
     /// From the upgrade side, which holds the lock under `epoch`: take a pre-upgrade snapshot and reply when done
     /// (routed to the `Backup` child).
     PreUpgradeSnapshot {

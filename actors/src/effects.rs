@@ -224,6 +224,8 @@ pub enum EventReason {
     BackupConfigurationInvalid,
     OperationLockBlocked,
     OperationLockReleased,
+    /// A restore took the lock from another holder with `overrideOperationLock`.
+    OperationLockOverridden,
     RestoreStarted,
     RestoreCompleted,
     RestoreFailed,
@@ -240,6 +242,7 @@ impl EventReason {
             self,
             Self::BackupFailed
                 | Self::RestoreFailed
+                | Self::OperationLockOverridden
                 | Self::BackupSkipped
                 | Self::BackupConfigurationInvalid
                 | Self::OperationLockBlocked

@@ -14,8 +14,12 @@ use crate::lock::AcquireRequest;
 /// The answer to an acquire.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LockReply {
-    /// The lock is held by the caller under `epoch`, and `status.operationLock` says so.
-    Granted { epoch: u64 },
+    /// The lock is held by the caller under `epoch`, and `status.operationLock` says so. `preempted`: the holder
+    /// an override displaced.
+    Granted {
+        epoch: u64,
+        preempted: Option<Preempted>,
+    },
     Denied {
         operation: Operation,
         held_by: String,
@@ -23,6 +27,13 @@ pub enum LockReply {
     },
     /// The lock could not be written (API error, repeated conflicts). Nothing was granted; retry later.
     Unavailable { reason: String },
+}
+
+/// A holder that an `overrideOperationLock` restore displaced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preempted {
+    pub operation: Operation,
+    pub holder: String,
 }
 
 /// Why a lock call got no answer at all.
@@ -83,7 +94,7 @@ impl LockClient {
     pub async fn renew(&self, holder: &HolderId, epoch: u64, message: String) -> bool {
         matches!(
             self.acquire(holder, message, false).await,
-            Ok(LockReply::Granted { epoch: renewed }) if renewed == epoch
+            Ok(LockReply::Granted { epoch: renewed, .. }) if renewed == epoch
         )
     }
 

@@ -31,7 +31,7 @@ use crate::cluster_key::ClusterKey;
 use crate::effects::{ClusterEffects, EventReason, JobObservation, PersistError};
 use crate::holder::HolderId;
 use crate::lock::{AcquireOutcome, AcquireRequest, LockHolding, OperationLock, ReleaseError};
-use crate::lock_client::{LockClient, LockReply, OperationReport};
+use crate::lock_client::{LockClient, LockReply, OperationReport, Preempted};
 use crate::metrics::{ActorKind, MailboxGauge};
 use children::{ChildSlots, ChildView};
 use link::SupervisorLink;
@@ -181,12 +181,14 @@ impl SupervisorState {
             .await;
         match result {
             Ok(Ok((epoch, preempted))) => {
-                if let Some(previous) = preempted {
-                    tracing::warn!(cluster = %self.key, holder = %request.holder, preempted = %previous.holder,
-                        "operation lock overridden");
-                }
                 tracing::info!(cluster = %self.key, holder = %request.holder, epoch, "operation lock granted");
-                LockReply::Granted { epoch }
+                let preempted = match preempted {
+                    Some(previous) if previous.holder != request.holder => {
+                        Some(self.preempt(&previous, request).await)
+                    }
+                    _ => None,
+                };
+                LockReply::Granted { epoch, preempted }
             }
             Ok(Err(held_by)) => LockReply::Denied {
                 operation: held_by.operation,
@@ -199,6 +201,37 @@ impl SupervisorState {
                     reason: error.reason().to_string(),
                 }
             }
+        }
+    }
+
+    /// An override displaced `previous`: its child stops its work, and the cluster's events say who took the lock.
+    async fn preempt(&mut self, previous: &LockHolding, request: &AcquireRequest) -> Preempted {
+        tracing::warn!(cluster = %self.key, holder = %request.holder, preempted = %previous.holder,
+            "operation lock overridden");
+        let event = ChildEvent::Preempted {
+            holder: previous.holder.clone(),
+            by: request.holder.clone(),
+        };
+        if self.children.deliver(previous.operation, event).is_err() {
+            tracing::warn!(cluster = %self.key, preempted = %previous.holder,
+                "no running child to stop the preempted operation");
+        }
+        self.effects
+            .emit(
+                &self.key,
+                EventReason::OperationLockOverridden,
+                format!(
+                    "{} took the operation lock from {} {} (held since {}) with overrideOperationLock",
+                    request.holder,
+                    previous.operation,
+                    previous.holder,
+                    previous.acquired_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                ),
+            )
+            .await;
+        Preempted {
+            operation: previous.operation,
+            holder: previous.holder.clone(),
         }
     }
 

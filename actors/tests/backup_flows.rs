@@ -171,7 +171,7 @@ async fn a_manual_trigger_during_a_backup_is_queued_and_runs_next_and_a_replayed
 async fn a_pre_upgrade_snapshot_runs_under_the_upgrades_lock_and_replies_when_done() {
     let fake = FakeCluster::new(at(3, 4));
     let supervisor = fake.start_supervisor(cluster(true, None, None)).await;
-    let LockReply::Granted { epoch } =
+    let LockReply::Granted { epoch, .. } =
         acquire(&supervisor, Operation::Upgrade, "upgrade/2.8.0").await
     else {
         panic!("upgrade lock not granted");

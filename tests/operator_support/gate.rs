@@ -13,12 +13,22 @@ impl ExecutorGate {
     /// Writes the gate script into `dir`. It carries the executor's file name so the kubelet treats it as the
     /// image's entrypoint.
     pub fn create(dir: &Path, executor: &Path, open: bool) -> Self {
+        Self::create_for(dir, executor, open, false)
+    }
+
+    /// With `backups_only`, only `executor backup` waits at the gate; restores pass.
+    pub fn create_for(dir: &Path, executor: &Path, open: bool, backups_only: bool) -> Self {
         let gate_dir = dir.join("executor-gate");
         std::fs::create_dir_all(&gate_dir).expect("gate dir");
         let open_marker = gate_dir.join("open");
         let script = gate_dir.join(executor.file_name().expect("executor file name"));
+        let gated = if backups_only {
+            "[ \"$2\" = backup ]"
+        } else {
+            "true"
+        };
         let text = format!(
-            "#!/bin/sh\nwhile [ ! -e '{marker}' ]; do sleep 0.05; done\nexec '{executor}' \"$@\"\n",
+            "#!/bin/sh\nif {gated}; then while [ ! -e '{marker}' ]; do sleep 0.05; done; fi\nexec '{executor}' \"$@\"\n",
             marker = open_marker.display(),
             executor = executor.display(),
         );
@@ -42,5 +52,10 @@ impl ExecutorGate {
     /// Lets every waiting and future executor run.
     pub fn open(&self) {
         std::fs::write(&self.open_marker, b"").expect("open the gate");
+    }
+
+    /// Executors started from now on wait again (one already past the gate runs on).
+    pub fn close(&self) {
+        std::fs::remove_file(&self.open_marker).expect("close the gate");
     }
 }

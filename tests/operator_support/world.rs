@@ -27,6 +27,8 @@ pub struct WorldOptions {
     pub openbao_nodes: usize,
     /// Closed: backup Pods wait at the gate until [`ExecutorGate::open`].
     pub gate_open: bool,
+    /// Only backups wait at the gate; restores pass it.
+    pub gate_backups_only: bool,
     /// Put a wrong secret key into the credentials Secret (the S3 server refuses the signature).
     pub wrong_store_secret: bool,
     /// KV secrets written before the first backup, so snapshots carry data.
@@ -38,6 +40,7 @@ impl Default for WorldOptions {
         Self {
             openbao_nodes: 1,
             gate_open: true,
+            gate_backups_only: false,
             wrong_store_secret: false,
             kv_secrets: 50,
         }
@@ -93,10 +96,11 @@ impl World {
                 .expect("KV secrets written");
         }
         let store = S3Server::start(S3Options::default()).expect("S3 server starts");
-        let gate = ExecutorGate::create(
+        let gate = ExecutorGate::create_for(
             dir.path(),
             Path::new(env!("CARGO_BIN_EXE_openbao-operator")),
             options.gate_open,
+            options.gate_backups_only,
         );
         let controllers = ControllersConfig::new(dir.path().join("pods"), dir.path().join("logs"))
             .image(EXECUTOR_IMAGE, gate.executable());

@@ -7,7 +7,7 @@ use openbao_crds::{BackupKind, Operation};
 
 use super::decide::{BackupOrigin, DeniedAction, next_scheduled_backup, on_lock_denied};
 use super::effects::{BackupJobRequest, JobCreation};
-use super::outcome::{self, BackupOutcome, apply_outcome, outcome_of};
+use super::outcome::{self, BackupOutcome, FailureReason, apply_outcome, outcome_of};
 use super::{BackupMsg, BackupState, RunningBackup, StartResult, backup_holder};
 use crate::child::PreUpgradeResult;
 use crate::effects::{EffectError, EventReason, JobObservation, JobState};
@@ -43,7 +43,7 @@ impl BackupState {
             },
             BackupOrigin::Window { .. } | BackupOrigin::Trigger { .. } => {
                 match self.request_lock(kind, &job_name).await {
-                    Ok(LockReply::Granted { epoch }) => (epoch, true, None),
+                    Ok(LockReply::Granted { epoch, .. }) => (epoch, true, None),
                     Ok(LockReply::Denied {
                         operation, held_by, ..
                     }) => {
@@ -270,6 +270,50 @@ impl BackupState {
                 .await;
             }
         }
+    }
+
+    /// A restore took the lock from the running backup with `overrideOperationLock`: stop its Job and record it as
+    /// failed. The lock is the restore's now, so nothing is released.
+    pub(super) async fn preempted(&mut self, holder: &str, by: &str) {
+        let Some(running) = &self.running else {
+            return;
+        };
+        if !running.holds_lock || backup_holder(&running.job_name).to_string() != holder {
+            return;
+        }
+        let Some(running) = self.running.take() else {
+            return;
+        };
+        if let Err(error) = self
+            .backup_effects
+            .jobs
+            .stop_backup_job(&self.key, &running.job_name)
+            .await
+        {
+            tracing::warn!(cluster = %self.key, job = %running.job_name, %error, "could not stop the preempted backup Job");
+        }
+        let message = format!(
+            "stopped: {by} took the operation lock with overrideOperationLock; trigger a new backup once it ends"
+        );
+        tracing::warn!(cluster = %self.key, job = %running.job_name, %by, "backup preempted");
+        let outcome = BackupOutcome::Failed {
+            finished_at: self.effects.clock.now(),
+            reason: FailureReason::Preempted.into(),
+            message: message.clone(),
+        };
+        self.record_outcome(&running.job_name, running.kind, &outcome)
+            .await;
+        if let Some(reply) = running.pre_upgrade_reply {
+            let _ = reply.send(PreUpgradeResult::Failed {
+                reason: FailureReason::Preempted.into(),
+                message,
+            });
+        }
+        self.lock.report(OperationReport {
+            holder: backup_holder(&running.job_name),
+            detail: format!("{} backup preempted", running.kind),
+            succeeded: false,
+        });
     }
 
     pub(super) async fn job_observed(&mut self, job: JobObservation) {

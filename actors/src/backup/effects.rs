@@ -37,6 +37,13 @@ pub trait BackupJobs: Send + Sync {
         cluster: &'a OpenBaoCluster,
         request: &'a BackupJobRequest,
     ) -> BoxFuture<'a, Result<JobCreation, EffectError>>;
+
+    /// Stops a running backup Job (deletes it with its Pod): an override took its lock.
+    fn stop_backup_job<'a>(
+        &'a self,
+        cluster: &'a ClusterKey,
+        job_name: &'a str,
+    ) -> BoxFuture<'a, Result<(), EffectError>>;
 }
 
 /// Writes `status.backup` (whole) and merges conditions by type.

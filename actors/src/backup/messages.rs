@@ -21,6 +21,11 @@ pub enum BackupMsg {
     Retry,
     /// The supervisor released the lock: a trigger that was denied may run now.
     LockReleased,
+    /// A restore took the lock from `holder` with `overrideOperationLock`.
+    Preempted {
+        holder: String,
+        by: String,
+    },
     PreUpgradeSnapshot {
         upgrade_id: String,
         epoch: u64,
@@ -34,6 +39,7 @@ impl From<ChildEvent> for BackupMsg {
             ChildEvent::ClusterObserved(cluster) => Self::ClusterObserved(cluster),
             ChildEvent::JobObserved(job) => Self::JobObserved(job),
             ChildEvent::LockReleased => Self::LockReleased,
+            ChildEvent::Preempted { holder, by } => Self::Preempted { holder, by },
             // Not routed to backup; if it were, deciding again changes nothing.
             ChildEvent::RestoresChanged => Self::Retry,
             ChildEvent::PreUpgradeSnapshot {

@@ -23,6 +23,8 @@ pub enum FailureReason {
     JobNotCreated,
     /// The backup ServiceAccount's name is taken by one the operator did not create.
     ServiceAccountNotOwned,
+    /// A restore took the operation lock with `overrideOperationLock`; the Job was stopped.
+    Preempted,
 }
 
 impl FailureReason {

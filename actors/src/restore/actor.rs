@@ -26,7 +26,7 @@ use crate::child::ResumedWork;
 use crate::cluster_key::ClusterKey;
 use crate::effects::{ClusterEffects, ConditionUpdate, EventReason, JobObservation, JobState};
 use crate::holder::HolderId;
-use crate::lock_client::{LockClient, LockReply, OperationReport};
+use crate::lock_client::{LockClient, LockReply, OperationReport, Preempted};
 use crate::metrics::{ActorKind, MailboxGauge};
 use openbao_crds::conditions::{ClusterConditionReason, ClusterConditionType, ConditionStatus};
 
@@ -47,6 +47,8 @@ struct Known {
     restore_job_seen: bool,
     /// The receipt is written but the Job's creation failed: retry it (same name, so never a second Job).
     restore_job_pending: bool,
+    /// The audit message when the grant displaced another holder.
+    overridden: Option<String>,
     /// This incarnation added the finalizer (the cached object may not show it yet).
     finalizer_added: bool,
     epoch: Option<u64>,
@@ -478,7 +480,12 @@ impl RestoreState {
             )
             .await;
         match reply {
-            Ok(LockReply::Granted { epoch }) => self.commit(request, epoch).await,
+            Ok(LockReply::Granted { epoch, preempted }) => {
+                if let Some(preempted) = preempted {
+                    self.overridden(request, &preempted).await;
+                }
+                self.commit(request, epoch).await
+            }
             Ok(LockReply::Denied {
                 operation,
                 held_by,
@@ -516,6 +523,22 @@ impl RestoreState {
         }
     }
 
+    /// The audit of an override: a Warning event on the request (the cluster's event is the supervisor's); the
+    /// `LockAcquired` condition says it too.
+    async fn overridden(&mut self, request: &OpenBaoRestore, preempted: &Preempted) {
+        let message = format!(
+            "took the operation lock from {} {} with overrideOperationLock; that operation was stopped",
+            preempted.operation, preempted.holder
+        );
+        self.known_mut(request).overridden = Some(message.clone());
+        self.event(
+            request,
+            RestoreEventReason::OperationLockOverridden,
+            message,
+        )
+        .await;
+    }
+
     /// The durable receipt before the destructive Job: a finalizer, then phase `Running` with the Job's name and
     /// the epoch. A restart that finds the receipt but no Job never creates it again.
     async fn commit(&mut self, request: &OpenBaoRestore, epoch: u64) -> Step {
@@ -529,7 +552,7 @@ impl RestoreState {
         self.known_mut(request).finalizer_added = true;
         let uid = uid_of(request).unwrap_or_default();
         let job_name = plan::restore_job_name(&self.key.name, uid);
-        let overridden = request.spec.override_operation_lock && request.spec.force;
+        let overridden = self.known_mut(request).overridden.clone();
         let key = self
             .known_mut(request)
             .status
@@ -547,12 +570,15 @@ impl RestoreState {
             &mut known.status,
             RestoreConditionType::LockAcquired,
             true,
-            if overridden {
+            if overridden.is_some() {
                 "LockOverridden"
             } else {
                 "LockGranted"
             },
-            &format!("granted with epoch {epoch}"),
+            &match &overridden {
+                Some(audit) => format!("granted with epoch {epoch}; {audit}"),
+                None => format!("granted with epoch {epoch}"),
+            },
             now,
         );
         if !self.write(request).await {

@@ -31,6 +31,8 @@ impl From<ChildEvent> for RestoreMsg {
             ChildEvent::RestoresChanged => Self::RequestsChanged,
             ChildEvent::JobObserved(job) => Self::JobObserved(job),
             ChildEvent::LockReleased => Self::LockReleased,
+            // One restore runs at a time per cluster: a restore is never the holder an override displaces.
+            ChildEvent::Preempted { .. } => Self::Ignored,
             ChildEvent::PreUpgradeSnapshot { reply, .. } => {
                 let _ = reply.send(PreUpgradeResult::Refused {
                     reason: "the restore actor takes no snapshots".into(),

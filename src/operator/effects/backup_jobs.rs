@@ -244,6 +244,28 @@ impl BackupJobs for KubeBackupJobs {
             }
         })
     }
+
+    fn stop_backup_job<'a>(
+        &'a self,
+        cluster: &'a ClusterKey,
+        job_name: &'a str,
+    ) -> BoxFuture<'a, Result<(), EffectError>> {
+        Box::pin(async move {
+            let api: Api<Job> = Api::namespaced(self.client.clone(), &cluster.namespace);
+            // Background: the Pod goes with the Job, and the call does not wait for it.
+            let params = kube::api::DeleteParams::background();
+            match api.delete(job_name, &params).await {
+                Ok(_) => Ok(()),
+                Err(error) => match ApiFailure::from(error) {
+                    ApiFailure::NotFound => Ok(()),
+                    other => Err(other.into_effect_error(format!(
+                        "cannot stop Job {}/{job_name}",
+                        cluster.namespace
+                    ))),
+                },
+            }
+        })
+    }
 }
 
 #[cfg(test)]

@@ -89,7 +89,9 @@ fn action(reason: EventReason) -> &'static str {
         | EventReason::BackupFailed
         | EventReason::BackupSkipped => "Backup",
         EventReason::BackupConfigurationInvalid => "Validate",
-        EventReason::OperationLockBlocked | EventReason::OperationLockReleased => "OperationLock",
+        EventReason::OperationLockBlocked
+        | EventReason::OperationLockReleased
+        | EventReason::OperationLockOverridden => "OperationLock",
         EventReason::RestoreStarted
         | EventReason::RestoreCompleted
         | EventReason::RestoreFailed => "Restore",
