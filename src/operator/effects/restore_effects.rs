@@ -138,6 +138,8 @@ impl RestoreWriter for KubeRestoreWriter {
             } else {
                 finalizers.retain(|f| f != FINALIZER);
             }
+            // An empty list is removed, not left as `finalizers: []`.
+            let finalizers = (!finalizers.is_empty()).then_some(finalizers);
             let patch = json!({"metadata": {
                 "finalizers": finalizers,
                 "resourceVersion": current.metadata.resource_version,
@@ -273,5 +275,100 @@ impl RestoreJobs for KubeRestoreJobs {
                 },
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::mock_api::{exchange, scripted_client, status_body};
+    use super::*;
+
+    const PATH: &str = "/apis/openbao.org/v1alpha1/namespaces/ns/openbaorestores/r";
+    const STATUS_PATH: &str = "/apis/openbao.org/v1alpha1/namespaces/ns/openbaorestores/r/status";
+
+    fn request(version: &str, finalizers: &[&str]) -> OpenBaoRestore {
+        serde_json::from_value(json!({
+            "apiVersion": "openbao.org/v1alpha1", "kind": "OpenBaoRestore",
+            "metadata": {"name": "r", "namespace": "ns", "uid": "u-1", "resourceVersion": version,
+                "finalizers": finalizers},
+            "spec": {"cluster": "c", "source": {"latest": true}, "auth": {"jwt": {"role": "restore"}}},
+        }))
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn the_finalizer_is_added_and_removed_on_a_fresh_read_keeping_others() {
+        let (client, server) = scripted_client(vec![
+            exchange(
+                "GET",
+                PATH,
+                200,
+                serde_json::to_value(request("7", &["keep/me"])).unwrap(),
+            ),
+            exchange(
+                "PATCH",
+                PATH,
+                200,
+                serde_json::to_value(request("8", &[])).unwrap(),
+            ),
+            // Already present: no write.
+            exchange(
+                "GET",
+                PATH,
+                200,
+                serde_json::to_value(request("8", &["keep/me", FINALIZER])).unwrap(),
+            ),
+            exchange(
+                "GET",
+                PATH,
+                200,
+                serde_json::to_value(request("8", &[FINALIZER])).unwrap(),
+            ),
+            exchange(
+                "PATCH",
+                PATH,
+                200,
+                serde_json::to_value(request("9", &[])).unwrap(),
+            ),
+        ]);
+        let writer = KubeRestoreWriter::new(client, None);
+        let cached = request("1", &[]);
+        writer.set_finalizer(&cached, true).await.expect("added");
+        writer
+            .set_finalizer(&cached, true)
+            .await
+            .expect("present already");
+        writer.set_finalizer(&cached, false).await.expect("removed");
+        let seen = server.await.unwrap();
+        assert_eq!(
+            seen[1].body["metadata"],
+            json!({"finalizers": ["keep/me", FINALIZER], "resourceVersion": "7"}),
+            "added next to the others, conditioned on the read"
+        );
+        assert_eq!(
+            seen[4].body["metadata"],
+            json!({"finalizers": null, "resourceVersion": "8"}),
+            "the last one removed leaves no empty list"
+        );
+    }
+
+    #[tokio::test]
+    async fn removing_the_finalizer_of_a_deleted_request_is_done_and_a_status_write_names_it() {
+        let (client, server) = scripted_client(vec![
+            exchange("GET", PATH, 404, status_body(404, "NotFound")),
+            exchange("PATCH", STATUS_PATH, 500, status_body(500, "InternalError")),
+        ]);
+        let writer = KubeRestoreWriter::new(client, None);
+        let cached = request("1", &[FINALIZER]);
+        writer
+            .set_finalizer(&cached, false)
+            .await
+            .expect("nothing left to remove");
+        let error = writer
+            .write_status(&cached, &OpenBaoRestoreStatus::default())
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains("OpenBaoRestore ns/r"), "{error}");
+        server.await.unwrap();
     }
 }
