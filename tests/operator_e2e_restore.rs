@@ -341,6 +341,34 @@ async fn refused_sources_fail_with_a_reason_before_any_lock_or_destructive_call(
         &serde_json::to_vec(&manifest).unwrap(),
     );
 
+    // A dry run through the recording proxy: it completes and no restore call reaches OpenBao.
+    world
+        .create_restore(
+            "rehearse",
+            json!({"source": {"latest": true}, "dryRun": true}),
+        )
+        .await;
+    let rehearsed = ended(&world, &operator, "rehearse").await;
+    assert_eq!(
+        status(&rehearsed).phase,
+        Some(RestorePhase::Completed),
+        "{:?}",
+        rehearsed.status
+    );
+    assert!(
+        proxy
+            .requests()
+            .iter()
+            .any(|r| r.path.contains("auth/jwt/login")),
+        "the dry run logged in through the proxy: {:?}",
+        proxy.requests()
+    );
+    assert_eq!(
+        proxy.restore_calls(),
+        vec![],
+        "a dry run makes no restore call"
+    );
+
     let cases = [
         (
             "missing-key",
