@@ -200,17 +200,27 @@ impl RestoreState {
         }
         let mut waiting = Vec::new();
         for request in plan::queue(all) {
-            if uid_of(&request).is_none()
-                || self.phase(&request).is_some_and(RestorePhase::is_terminal)
-            {
+            if uid_of(&request).is_none() {
                 continue;
             }
-            waiting.push(request);
+            let phase = self.phase(&request);
+            if phase.is_some_and(RestorePhase::is_terminal) {
+                continue;
+            }
+            waiting.push((phase, request));
         }
-        let Some((head, behind)) = waiting.split_first() else {
+        // A request already being worked on stays first, also ahead of one created in the same second (creation
+        // times have a resolution of one second) that sorts before it by name.
+        waiting.sort_by_key(|(phase, _)| {
+            !matches!(
+                phase,
+                Some(RestorePhase::Validating | RestorePhase::Running)
+            )
+        });
+        let Some(((_, head), behind)) = waiting.split_first() else {
             return Step::Wait;
         };
-        for request in behind {
+        for (_, request) in behind {
             self.note_queued(request, name_of(head)).await;
         }
         self.step_head(head).await

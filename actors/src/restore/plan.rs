@@ -39,6 +39,8 @@ const CLUSTER_NAME_ROOM: usize = 36;
 
 fn job_name(cluster: &str, what: &str, uid: &str) -> String {
     let cluster: String = cluster.chars().take(CLUSTER_NAME_ROOM).collect();
+    // A cut right after a dot would leave `.-`, which no Kubernetes name may contain.
+    let cluster = cluster.trim_end_matches('.');
     format!("{cluster}-{what}-{}", uid_tag(uid))
 }
 
@@ -317,3 +319,7 @@ pub fn elapsed_since(
 ) -> Option<std::time::Duration> {
     (now - start?).to_std().ok()
 }
+
+#[cfg(test)]
+#[path = "plan_tests.rs"]
+mod tests;

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod restore;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -78,6 +80,8 @@ pub struct World {
     pub removed_series: Vec<ClusterKey>,
     /// Actor metric updates for a cluster whose series were removed already (they would bring them back).
     pub series_touched_after_removal: usize,
+    /// The `OpenBaoRestore` objects and every call of the restore actor.
+    pub restore: restore::RestoreWorld,
 }
 
 impl World {
@@ -130,7 +134,7 @@ impl FakeCluster {
         };
         Arc::new([
             Arc::new(BackupChild::new(backup)),
-            Arc::new(RestoreChild::new(self.clone())),
+            Arc::new(RestoreChild::new(self.clone(), self.restore_effects())),
         ])
     }
 
@@ -348,6 +352,19 @@ impl BackupJobs for FakeCluster {
                 }
             });
             Ok(creation)
+        })
+    }
+
+    fn stop_backup_job<'a>(
+        &'a self,
+        _: &'a ClusterKey,
+        job_name: &'a str,
+    ) -> BoxFuture<'a, Result<(), EffectError>> {
+        Box::pin(async move {
+            self.update(|world| {
+                world.jobs.remove(job_name);
+            });
+            Ok(())
         })
     }
 }
