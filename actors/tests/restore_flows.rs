@@ -4,7 +4,7 @@
 mod support;
 
 use openbao_actors::backup::naming::trigger_job_name;
-use openbao_actors::effects::{EventReason, JobObservation, JobState};
+use openbao_actors::effects::{EffectError, EventReason, JobObservation, JobState};
 use openbao_actors::restore::effects::{RestoreEventReason, RestoreJobKind, RestoreMetricOutcome};
 use openbao_actors::restore::plan::{preflight_job_name, restore_job_name};
 use openbao_crds::conditions::{ConditionStatus, RestoreConditionType};
@@ -485,4 +485,43 @@ async fn a_failed_preflight_fails_the_request_with_the_executors_reason_and_take
     let failed = r.events("r1", RestoreFailed);
     assert_eq!(failed.len(), 1);
     assert!(failed[0].starts_with("DigestMismatch"), "{}", failed[0]);
+}
+
+/// A finalizer that cannot be added (the request is being deleted, an API error) gives the lock back at once: no
+/// lock is held without the finalizer that keeps the request until its Job ended. The next try takes it again.
+#[tokio::test]
+async fn without_its_finalizer_a_restore_holds_no_lock() {
+    let fake = FakeCluster::new(at(4, 0));
+    let flow = RestoreFlow::start(&fake, None).await;
+    fake.update(|w| {
+        w.restore.finalizer_error = Some(EffectError::Api {
+            context: "finalizer".into(),
+            source: openbao_actors::effects::source_from("refused"),
+        })
+    });
+    flow.create("guarded", UID1, CREATED, false);
+    fake.wait_until("the preflight Job", |w| w.restore.creations().len() == 1)
+        .await;
+    flow.observe(preflight_succeeded(UID1, at(4, 1)));
+    fake.wait_until("the lock granted and given back", |w| {
+        w.last_epoch == 1 && w.lock.is_none()
+    })
+    .await;
+    {
+        let world = fake.world();
+        assert_eq!(
+            world.restore.restore_creations(),
+            0,
+            "no Job without the receipt"
+        );
+        assert!(world.restore.finalizer_changes("guarded").is_empty());
+    }
+    // The retry (after the actor's error delay) takes the lock again and runs the restore.
+    fake.wait_until("the restore Job on the retry", |w| {
+        w.restore.restore_creations() == 1
+    })
+    .await;
+    let world = fake.world();
+    assert_eq!(world.last_epoch, 2, "a new grant");
+    assert_eq!(world.restore.finalizer_changes("guarded"), [true]);
 }

@@ -6,6 +6,9 @@
 //! lock is released. The actor keeps its own copy of every request's status (it is the only writer); the watch
 //! cache only tells it which requests exist.
 
+mod running;
+mod validation;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,18 +18,15 @@ use openbao_crds::{OpenBaoCluster, OpenBaoRestore, OpenBaoRestoreStatus, Operati
 use ractor::concurrency::JoinHandle;
 use ractor::{Actor, ActorProcessingErr, ActorRef, MessagingErr};
 
-use super::effects::{
-    RestoreEffects, RestoreEventReason, RestoreJobKind, RestoreJobRequest, RestoreMetricOutcome,
-};
+use super::effects::{RestoreEffects, RestoreEventReason, RestoreMetricOutcome};
 use super::messages::{RestoreArgs, RestoreMsg};
-use super::plan::{self, PreflightVerdict, RestoreVerdict};
-use super::status::{condition_reason, set_condition};
-use crate::backup::effects::JobCreation;
+use super::plan;
+use super::status::set_condition;
 use crate::child::ResumedWork;
 use crate::cluster_key::ClusterKey;
-use crate::effects::{ClusterEffects, ConditionUpdate, EventReason, JobObservation, JobState};
+use crate::effects::{ClusterEffects, ConditionUpdate};
 use crate::holder::HolderId;
-use crate::lock_client::{LockClient, LockReply, OperationReport, Preempted};
+use crate::lock_client::LockClient;
 use crate::metrics::{ActorKind, MailboxGauge};
 use openbao_crds::conditions::{ClusterConditionReason, ClusterConditionType, ConditionStatus};
 
@@ -40,6 +40,7 @@ type Timer = JoinHandle<Result<(), MessagingErr<RestoreMsg>>>;
 /// What the actor knows of one request beyond its persisted status.
 #[derive(Default)]
 struct Known {
+    name: String,
     status: OpenBaoRestoreStatus,
     /// This incarnation created (or found) the preflight Job and read its state once.
     preflight_checked: bool,
@@ -99,6 +100,7 @@ impl RestoreState {
     fn known_mut(&mut self, request: &OpenBaoRestore) -> &mut Known {
         let uid = uid_of(request).unwrap_or_default().to_string();
         self.known.entry(uid).or_insert_with(|| Known {
+            name: name_of(request).to_string(),
             status: request.status.clone().unwrap_or_default(),
             ..Known::default()
         })
@@ -190,6 +192,23 @@ impl RestoreState {
     async fn step(&mut self) -> Step {
         let all = self.restore.requests.requests_for(&self.key);
         let live: HashSet<&str> = all.iter().filter_map(|r| uid_of(r)).collect();
+        // A request gone from the API while this actor held the lock for it gives the lock back (a running one
+        // cannot go: its finalizer keeps it until its Job ended).
+        let vanished: Vec<(String, u64)> = self
+            .known
+            .iter()
+            .filter(|(uid, known)| {
+                !live.contains(uid.as_str())
+                    && !known.status.phase.is_some_and(RestorePhase::is_terminal)
+            })
+            .filter_map(|(_, known)| Some((known.name.clone(), known.epoch?)))
+            .collect();
+        for (name, epoch) in vanished {
+            tracing::warn!(cluster = %self.key, restore = %name, "request gone while holding the lock; releasing it");
+            let _ = self
+                .lock
+                .release(&HolderId::new(Operation::Restore, &name), epoch);
+        }
         self.known.retain(|uid, _| live.contains(uid.as_str()));
         // A request that ended keeps no finalizer (one is left behind when the operator stopped in between).
         for request in &all {
@@ -279,518 +298,8 @@ impl RestoreState {
             .any(|c| c.type_ == RestoreConditionType::Validated.as_str() && c.status == "True")
     }
 
-    async fn begin_validation(&mut self, request: &OpenBaoRestore) -> Step {
-        let now = self.now();
-        let first_seen = self.known_mut(request).status.phase.is_none();
-        if first_seen {
-            self.event(
-                request,
-                RestoreEventReason::RestoreQueued,
-                format!("restore into OpenBaoCluster {} accepted", self.key.name),
-            )
-            .await;
-        }
-        if let Err(refusal) = plan::admit(&self.cluster, request) {
-            return self
-                .fail_validation(request, refusal.reason, &refusal.message)
-                .await;
-        }
-        let known = self.known_mut(request);
-        known.status.phase = Some(RestorePhase::Validating);
-        known.status.start_time.get_or_insert(now);
-        known.status.message =
-            Some("validating: resolving, downloading and verifying the snapshot (no lock, nothing changed)".into());
-        set_condition(
-            &mut known.status,
-            RestoreConditionType::Validated,
-            false,
-            "Validating",
-            "a dry-run Job resolves and verifies the snapshot",
-            now,
-        );
-        if !self.write(request).await {
-            return Step::RetryLater;
-        }
-        Step::Again
-    }
-
-    /// Creates the preflight Job (again after a restart: the same name, so never a second one) and reads its state
-    /// once, in case it ended while nobody watched.
-    async fn check_preflight(&mut self, request: &OpenBaoRestore) -> Step {
-        if self.known_mut(request).preflight_checked {
-            return Step::Wait;
-        }
-        let uid = uid_of(request).unwrap_or_default();
-        let job_name = plan::preflight_job_name(&self.key.name, uid);
-        let job = RestoreJobRequest {
-            job_name: job_name.clone(),
-            kind: RestoreJobKind::Preflight,
-        };
-        match self
-            .restore
-            .jobs
-            .create_restore_job(&self.cluster, request, &job)
-            .await
-        {
-            Ok(JobCreation::Created) => {
-                tracing::info!(cluster = %self.key, restore = name_of(request), job = %job_name, "validation Job created");
-                self.known_mut(request).preflight_checked = true;
-                return Step::Wait;
-            }
-            Ok(JobCreation::AlreadyExisted) => {}
-            Err(error) => {
-                tracing::warn!(cluster = %self.key, restore = name_of(request), %error, "could not create the validation Job");
-                if matches!(
-                    error,
-                    crate::effects::EffectError::Build { .. }
-                        | crate::effects::EffectError::NotOwned(_)
-                ) {
-                    return self
-                        .fail_validation(request, error.reason(), &error.to_string())
-                        .await;
-                }
-                return Step::RetryLater;
-            }
-        }
-        match self
-            .restore
-            .job_reader
-            .job_state(&self.key.namespace, &job_name)
-            .await
-        {
-            Ok(state) => {
-                self.known_mut(request).preflight_checked = true;
-                match plan::preflight_verdict(&state) {
-                    Some(verdict) => self.preflight_ended(request, verdict).await,
-                    None => Step::Wait,
-                }
-            }
-            Err(error) => {
-                tracing::warn!(cluster = %self.key, job = %job_name, %error, "could not read the validation Job");
-                Step::RetryLater
-            }
-        }
-    }
-
-    async fn preflight_ended(
-        &mut self,
-        request: &OpenBaoRestore,
-        verdict: PreflightVerdict,
-    ) -> Step {
-        let now = self.now();
-        match verdict {
-            PreflightVerdict::Refused { reason, message } => {
-                let reason = condition_reason(&reason, "ValidationFailed");
-                self.fail_validation(request, &reason, &message).await
-            }
-            PreflightVerdict::Pinned(snapshot) => {
-                let pinned = format!(
-                    "pinned {} ({}, {} bytes, from cluster {})",
-                    snapshot.key,
-                    snapshot.digest.as_deref().unwrap_or("no digest"),
-                    snapshot.size.unwrap_or_default(),
-                    snapshot.source_cluster_id.as_deref().unwrap_or("unknown"),
-                );
-                let dry_run = request.spec.dry_run;
-                let known = self.known_mut(request);
-                known.status.snapshot = Some(snapshot);
-                set_condition(
-                    &mut known.status,
-                    RestoreConditionType::Validated,
-                    true,
-                    "ValidationSucceeded",
-                    &pinned,
-                    now,
-                );
-                self.event(
-                    request,
-                    RestoreEventReason::RestoreValidated,
-                    pinned.clone(),
-                )
-                .await;
-                if dry_run {
-                    let known = self.known_mut(request);
-                    set_condition(
-                        &mut known.status,
-                        RestoreConditionType::LockAcquired,
-                        false,
-                        "DryRun",
-                        "a dry run never takes the operation lock",
-                        now,
-                    );
-                    let message = format!(
-                        "dry run: {pinned}; the snapshot verified and the cluster accepted the login; nothing was changed"
-                    );
-                    return self
-                        .end(
-                            request,
-                            RestorePhase::Completed,
-                            "DryRun",
-                            &message,
-                            RestoreMetricOutcome::DryRun,
-                        )
-                        .await;
-                }
-                self.known_mut(request).status.message = Some(format!(
-                    "validated: {pinned}; waiting for the operation lock"
-                ));
-                self.write(request).await;
-                Step::Again
-            }
-        }
-    }
-
-    async fn fail_validation(
-        &mut self,
-        request: &OpenBaoRestore,
-        reason: &str,
-        message: &str,
-    ) -> Step {
-        let now = self.now();
-        let known = self.known_mut(request);
-        set_condition(
-            &mut known.status,
-            RestoreConditionType::Validated,
-            false,
-            reason,
-            message,
-            now,
-        );
-        self.end(
-            request,
-            RestorePhase::Failed,
-            reason,
-            message,
-            RestoreMetricOutcome::Failed,
-        )
-        .await
-    }
-
     fn holder(request: &OpenBaoRestore) -> HolderId {
         HolderId::new(Operation::Restore, name_of(request))
-    }
-
-    async fn take_lock(&mut self, request: &OpenBaoRestore) -> Step {
-        let now = self.now();
-        let holder = Self::holder(request);
-        let key = self
-            .known_mut(request)
-            .status
-            .snapshot
-            .as_ref()
-            .map(|s| s.key.clone())
-            .unwrap_or_default();
-        let overriding = request.spec.override_operation_lock && request.spec.force;
-        let reply = self
-            .lock
-            .acquire(
-                &holder,
-                format!("restore {} of {key}", name_of(request)),
-                overriding,
-            )
-            .await;
-        match reply {
-            Ok(LockReply::Granted { epoch, preempted }) => {
-                if let Some(preempted) = preempted {
-                    self.overridden(request, &preempted).await;
-                }
-                self.commit(request, epoch).await
-            }
-            Ok(LockReply::Denied {
-                operation,
-                held_by,
-                since,
-            }) => {
-                let message = format!(
-                    "waiting for the operation lock: {operation} {held_by} holds it since {}",
-                    since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-                );
-                let known = self.known_mut(request);
-                let changed = set_condition(
-                    &mut known.status,
-                    RestoreConditionType::LockAcquired,
-                    false,
-                    "WaitingForLock",
-                    &message,
-                    now,
-                );
-                if changed {
-                    known.status.message = Some(message.clone());
-                    self.write(request).await;
-                    self.event(request, RestoreEventReason::RestoreWaitingForLock, message)
-                        .await;
-                }
-                Step::Wait
-            }
-            Ok(LockReply::Unavailable { reason }) => {
-                tracing::warn!(cluster = %self.key, restore = name_of(request), %reason, "operation lock unavailable");
-                Step::RetryLater
-            }
-            Err(error) => {
-                tracing::warn!(cluster = %self.key, restore = name_of(request), %error, "no answer from the supervisor");
-                Step::RetryLater
-            }
-        }
-    }
-
-    /// The audit of an override: a Warning event on the request (the cluster's event is the supervisor's); the
-    /// `LockAcquired` condition says it too.
-    async fn overridden(&mut self, request: &OpenBaoRestore, preempted: &Preempted) {
-        let message = format!(
-            "took the operation lock from {} {} with overrideOperationLock; that operation was stopped",
-            preempted.operation, preempted.holder
-        );
-        self.known_mut(request).overridden = Some(message.clone());
-        self.event(
-            request,
-            RestoreEventReason::OperationLockOverridden,
-            message,
-        )
-        .await;
-    }
-
-    /// The durable receipt before the destructive Job: a finalizer, then phase `Running` with the Job's name and
-    /// the epoch. A restart that finds the receipt but no Job never creates it again.
-    async fn commit(&mut self, request: &OpenBaoRestore, epoch: u64) -> Step {
-        let now = self.now();
-        if !has_finalizer(request)
-            && let Err(error) = self.restore.writer.set_finalizer(request, true).await
-        {
-            tracing::warn!(cluster = %self.key, restore = name_of(request), %error, "could not add the finalizer");
-            return Step::RetryLater;
-        }
-        self.known_mut(request).finalizer_added = true;
-        let uid = uid_of(request).unwrap_or_default();
-        let job_name = plan::restore_job_name(&self.key.name, uid);
-        let overridden = self.known_mut(request).overridden.clone();
-        let key = self
-            .known_mut(request)
-            .status
-            .snapshot
-            .as_ref()
-            .map(|s| s.key.clone())
-            .unwrap_or_default();
-        let message = format!("restoring {key} with Job {job_name} under lock epoch {epoch}");
-        let known = self.known_mut(request);
-        known.epoch = Some(epoch);
-        known.status.phase = Some(RestorePhase::Running);
-        known.status.job_name = Some(job_name.clone());
-        known.status.message = Some(message.clone());
-        set_condition(
-            &mut known.status,
-            RestoreConditionType::LockAcquired,
-            true,
-            if overridden.is_some() {
-                "LockOverridden"
-            } else {
-                "LockGranted"
-            },
-            &match &overridden {
-                Some(audit) => format!("granted with epoch {epoch}; {audit}"),
-                None => format!("granted with epoch {epoch}"),
-            },
-            now,
-        );
-        if !self.write(request).await {
-            // Without the receipt no Job may exist: give the lock back and try again later.
-            let _ = self.lock.release(&Self::holder(request), epoch);
-            let known = self.known_mut(request);
-            known.status.phase = Some(RestorePhase::Validating);
-            known.status.job_name = None;
-            return Step::RetryLater;
-        }
-        self.known_mut(request).restore_job_pending = true;
-        self.event(request, RestoreEventReason::RestoreStarted, message.clone())
-            .await;
-        self.effects
-            .emit(
-                &self.key,
-                EventReason::RestoreStarted,
-                format!("OpenBaoRestore {}: {message}", name_of(request)),
-            )
-            .await;
-        self.cluster_restoring(
-            true,
-            format!("OpenBaoRestore {} is restoring {key}", name_of(request)),
-        )
-        .await;
-        self.restore.metrics.restore_running(&self.key, true);
-        self.create_restore_job(request).await
-    }
-
-    async fn create_restore_job(&mut self, request: &OpenBaoRestore) -> Step {
-        let known = self.known_mut(request);
-        let (Some(job_name), Some(epoch), Some(snapshot)) = (
-            known.status.job_name.clone(),
-            known.epoch,
-            known.status.snapshot.clone(),
-        ) else {
-            return Step::Wait;
-        };
-        let job = RestoreJobRequest {
-            job_name: job_name.clone(),
-            kind: RestoreJobKind::Restore { epoch, snapshot },
-        };
-        match self
-            .restore
-            .jobs
-            .create_restore_job(&self.cluster, request, &job)
-            .await
-        {
-            Ok(_) => {
-                tracing::info!(cluster = %self.key, restore = name_of(request), job = %job_name, epoch, "restore Job created");
-                let known = self.known_mut(request);
-                known.restore_job_pending = false;
-                known.restore_job_seen = true;
-                Step::Wait
-            }
-            Err(crate::effects::EffectError::Fenced(message)) => {
-                let verdict = RestoreVerdict {
-                    phase: RestorePhase::Failed,
-                    reason: "Fenced".into(),
-                    message: format!("the restore did not start: {message}"),
-                    sealed: false,
-                };
-                self.finish(request, verdict).await
-            }
-            Err(
-                error @ (crate::effects::EffectError::Build { .. }
-                | crate::effects::EffectError::NotOwned(_)),
-            ) => {
-                let verdict = RestoreVerdict {
-                    phase: RestorePhase::Failed,
-                    reason: error.reason().into(),
-                    message: format!("the restore Job cannot be created: {error}"),
-                    sealed: false,
-                };
-                self.finish(request, verdict).await
-            }
-            Err(error) => {
-                tracing::warn!(cluster = %self.key, job = %job_name, %error, "could not create the restore Job; retrying");
-                Step::RetryLater
-            }
-        }
-    }
-
-    /// A `Running` request: create its Job if this incarnation wrote the receipt and the create failed; adopt it
-    /// after a restart (a committed request whose Job is gone ends `RestoreJobLost`).
-    async fn follow_restore_job(&mut self, request: &OpenBaoRestore) -> Step {
-        let resumed_epoch = self
-            .resumed
-            .as_ref()
-            .filter(|work| work.holder == Self::holder(request))
-            .map(|work| work.epoch);
-        let known = self.known_mut(request);
-        if known.restore_job_pending {
-            return self.create_restore_job(request).await;
-        }
-        if known.restore_job_seen {
-            return Step::Wait;
-        }
-        let Some(job_name) = known.status.job_name.clone() else {
-            let verdict = plan::restore_verdict(&JobState::Missing).expect("terminal");
-            return self.finish(request, verdict).await;
-        };
-        if known.epoch.is_none() {
-            known.epoch = resumed_epoch;
-        }
-        match self
-            .restore
-            .job_reader
-            .job_state(&self.key.namespace, &job_name)
-            .await
-        {
-            Ok(state) => {
-                self.known_mut(request).restore_job_seen = true;
-                match plan::restore_verdict(&state) {
-                    Some(verdict) => self.finish(request, verdict).await,
-                    None => {
-                        tracing::info!(cluster = %self.key, restore = name_of(request), job = %job_name, "adopted the running restore Job");
-                        self.restore.metrics.restore_running(&self.key, true);
-                        Step::Wait
-                    }
-                }
-            }
-            Err(error) => {
-                tracing::warn!(cluster = %self.key, job = %job_name, %error, "could not read the restore Job");
-                Step::RetryLater
-            }
-        }
-    }
-
-    async fn job_observed(&mut self, job: JobObservation) {
-        let requests = self.restore.requests.requests_for(&self.key);
-        for request in requests {
-            let Some(uid) = uid_of(&request) else {
-                continue;
-            };
-            let phase = self.phase(&request);
-            if job.job_name == plan::preflight_job_name(&self.key.name, uid)
-                && phase == Some(RestorePhase::Validating)
-                && self.known_mut(&request).status.snapshot.is_none()
-            {
-                if let Some(verdict) = plan::preflight_verdict(&job.state) {
-                    self.preflight_ended(&request, verdict).await;
-                }
-                return;
-            }
-            if self.known_mut(&request).status.job_name.as_deref() == Some(job.job_name.as_str())
-                && phase == Some(RestorePhase::Running)
-            {
-                if let Some(verdict) = plan::restore_verdict(&job.state) {
-                    self.known_mut(&request).restore_job_seen = true;
-                    self.finish(&request, verdict).await;
-                }
-                return;
-            }
-        }
-    }
-
-    /// The restore Job ended: record it, release the lock, drop the finalizer, tell the cluster.
-    async fn finish(&mut self, request: &OpenBaoRestore, verdict: RestoreVerdict) -> Step {
-        let outcome = match (verdict.phase, verdict.sealed) {
-            (RestorePhase::Completed, true) => RestoreMetricOutcome::SucceededSealed,
-            (RestorePhase::Completed, false) => RestoreMetricOutcome::Succeeded,
-            _ => RestoreMetricOutcome::Failed,
-        };
-        let reason = condition_reason(&verdict.reason, "RestoreFailed");
-        let step = self
-            .end(request, verdict.phase, &reason, &verdict.message, outcome)
-            .await;
-        let epoch = self.known_mut(request).epoch;
-        if let Some(epoch) = epoch
-            && let Err(error) = self.lock.release(&Self::holder(request), epoch)
-        {
-            tracing::warn!(cluster = %self.key, restore = name_of(request), %error, "could not release the operation lock");
-        }
-        self.lock.report(OperationReport {
-            holder: Self::holder(request),
-            detail: reason.clone(),
-            succeeded: verdict.phase == RestorePhase::Completed,
-        });
-        self.restore.metrics.restore_running(&self.key, false);
-        let cluster_reason = if verdict.phase == RestorePhase::Completed {
-            EventReason::RestoreCompleted
-        } else {
-            EventReason::RestoreFailed
-        };
-        self.effects
-            .emit(
-                &self.key,
-                cluster_reason,
-                format!("OpenBaoRestore {}: {}", name_of(request), verdict.message),
-            )
-            .await;
-        self.cluster_restoring(
-            false,
-            format!(
-                "OpenBaoRestore {} ended {}: {reason}",
-                name_of(request),
-                verdict.phase
-            ),
-        )
-        .await;
-        step
     }
 
     /// A terminal phase: status, event, metric, and no finalizer.

@@ -64,6 +64,8 @@ pub struct RestoreWorld {
     pub calls: Vec<RestoreCall>,
     pub finished: Vec<(RestoreMetricOutcome, Option<Duration>)>,
     pub running: Vec<bool>,
+    /// Refuses the next finalizer change with this error (e.g. the request is being deleted).
+    pub finalizer_error: Option<EffectError>,
 }
 
 impl RestoreWorld {
@@ -345,6 +347,9 @@ impl RestoreWriter for FakeCluster {
         present: bool,
     ) -> BoxFuture<'a, Result<(), EffectError>> {
         let name = name_of(request);
+        if let Some(error) = self.world().restore.finalizer_error.take() {
+            return Box::pin(async move { Err(error) });
+        }
         self.update(|world| {
             world.restore.calls.push(RestoreCall::Finalizer {
                 request: name.clone(),
