@@ -22,8 +22,8 @@ pub use backup_job::backup_job;
 pub use executor_job::{ExecutorAction, ExecutorJobSpec, executor_job};
 pub use metadata::{
     BACKUP_KIND_LABEL, CLUSTER_LABEL, EPOCH_ANNOTATION, MANAGED_BY, MANAGED_BY_LABEL,
-    OPERATION_LABEL, backup_service_account_name, managed_by_selector, operation_label,
-    operation_of_label,
+    OPERATION_LABEL, TRIGGER_ANNOTATION, backup_service_account_name, managed_by_selector,
+    operation_label, operation_of_label,
 };
 pub use restore_job::{RESTORE_LABEL, restore_job, restore_service_account_name};
 pub use service_account::{backup_service_account, restore_service_account};

