@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Long loops at their full counts, with a table of what ran. The suite runs seeded samples of the same loops
-# (scripts/test.sh); this runs them longer. Every loop prints its seed, so a failure replays exactly.
+# Long loops at their full counts, and one table of what they found. The suite runs seeded samples of the same
+# loops (scripts/test.sh). Every row comes from a test's own record: each test prints
+# `reliability-row: <id>|<what>|<count reached>|<violations found>` and fails on any violation.
 #
-#   scripts/reliability.sh                 # default counts
-#   RESTORE_KILL_ROUNDS=100 scripts/reliability.sh
+#   scripts/reliability.sh
+#   RESTORE_KILL_ROUNDS=100 BACKUP_KILL_ROUNDS=100 scripts/reliability.sh
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -12,30 +13,43 @@ scripts/install-test-tools.sh >/dev/null
 source .tools/env
 
 restore_rounds=${RESTORE_KILL_ROUNDS:-60}
+backup_rounds=${BACKUP_KILL_ROUNDS:-50}
 seed=${OPERATOR_E2E_SEED:-$(date +%s)}
 logs=$(mktemp -d)
-rows=()
+failed=()
 
-# name | what | count | cargo test arguments (environment first)
+# A cargo test invocation whose output goes to $logs/<name>.log; its reliability rows are collected afterwards.
 run() {
-  local name=$1 count=$2
-  shift 2
-  local started=$SECONDS result=passed
-  if ! env "$@" >"$logs/$name.log" 2>&1; then result=FAILED; fi
-  rows+=("| $name | $count | $seed | $result | $((SECONDS - started)) s |")
-  echo "$name: $result ($((SECONDS - started)) s, log $logs/$name.log)"
+  local name=$1
+  shift
+  local started=$SECONDS
+  if env "$@" -- --nocapture >"$logs/$name.log" 2>&1; then
+    echo "$name: passed ($((SECONDS - started)) s)"
+  else
+    echo "$name: FAILED ($((SECONDS - started)) s, log $logs/$name.log)"
+    failed+=("$name")
+  fi
 }
 
 cargo build --tests --locked -q
-run restore-kills "$restore_rounds operator SIGKILLs during restores" \
-  RESTORE_KILL_ROUNDS="$restore_rounds" OPERATOR_E2E_SEED="$seed" \
+run restore-kills RESTORE_KILL_ROUNDS="$restore_rounds" OPERATOR_E2E_SEED="$seed" \
   cargo test --locked -q --test operator_restore_crashes
-run backup-kills "10 operator SIGKILLs during backups" \
-  OPERATOR_E2E_SEED="$seed" \
+run backup-kills BACKUP_KILL_ROUNDS="$backup_rounds" OPERATOR_E2E_SEED="$seed" \
   cargo test --locked -q --test operator_e2e_acceptance operator_killed_at_random_points
+run deposed-leader cargo test --locked -q --test operator_leader_election frozen
+for suite in executor_store_faults executor_openbao_faults; do
+  if [[ -f "tests/$suite.rs" ]]; then run "$suite" cargo test --locked -q --test "$suite"; fi
+done
 
 echo
-echo "| loop | count | seed | result | time |"
-echo "|---|---|---|---|---|"
-printf '%s\n' "${rows[@]}"
-if printf '%s\n' "${rows[@]}" | grep -q FAILED; then exit 1; fi
+echo "seed $seed (replay with OPERATOR_E2E_SEED=$seed)"
+echo
+echo "| row | loop | count | violations |"
+echo "|---|---|---|---|"
+grep -h '^reliability-row: ' "$logs"/*.log | sed 's/^reliability-row: //' | sort |
+  awk -F'|' '{ printf "| %s | %s | %s | %s |\n", $1, $2, $3, $4 }'
+if ((${#failed[@]})); then
+  echo
+  echo "failed: ${failed[*]} (logs in $logs)"
+  exit 1
+fi

@@ -25,7 +25,9 @@ const MAX_KILL_DELAY_MS: u64 = 16_000;
 const ROUND_DEADLINE: Duration = Duration::from_secs(240);
 
 fn env_number<T: std::str::FromStr>(name: &str) -> Option<T> {
-    std::env::var(name).ok().and_then(|value| value.parse().ok())
+    std::env::var(name)
+        .ok()
+        .and_then(|value| value.parse().ok())
 }
 
 /// The request ended, no restore Job runs, the lock is free and the finalizer is gone. `Err` says what is missing.
@@ -92,7 +94,11 @@ async fn operator_killed_at_random_points_of_restores_never_restores_twice() {
 
     let mut outcomes: BTreeMap<String, (u64, RestorePhase, Option<String>)> = BTreeMap::new();
     for round in 0..rounds {
-        world.bao.wait_healthy().await.expect("OpenBao healthy between rounds");
+        world
+            .bao
+            .wait_healthy()
+            .await
+            .expect("OpenBao healthy between rounds");
         let name = format!("kill-{round}");
         world
             .create_restore(&name, json!({"source": {"latest": true}}))
@@ -122,7 +128,10 @@ async fn operator_killed_at_random_points_of_restores_never_restores_twice() {
             .iter()
             .find(|c| c.type_ == "RestoreComplete")
             .map(|c| c.reason.clone());
-        println!("round {round}: {name} {phase} {reason:?} {:?}", status.message);
+        println!(
+            "round {round}: {name} {phase} {reason:?} {:?}",
+            status.message
+        );
         outcomes.insert(name, (delay, phase, status.job_name.clone()));
     }
 
@@ -150,12 +159,19 @@ async fn operator_killed_at_random_points_of_restores_never_restores_twice() {
     for (name, (delay, phase, job_name)) in &outcomes {
         if *phase == RestorePhase::Completed {
             completed += 1;
-            let job = job_name.as_deref().expect("a completed restore names its Job");
-            assert_eq!(accepted.get(job), Some(&1), "{name} (kill after {delay} ms)");
+            let job = job_name
+                .as_deref()
+                .expect("a completed restore names its Job");
+            assert_eq!(
+                accepted.get(job),
+                Some(&1),
+                "{name} (kill after {delay} ms)"
+            );
         }
     }
     // Per request: its destructive Jobs carry its name as a label; every accepted create is one of them.
-    let is_destructive = |name: &str| name.contains("-restore-") && !name.contains("-restore-check-");
+    let is_destructive =
+        |name: &str| name.contains("-restore-") && !name.contains("-restore-check-");
     let accepted_restores = accepted.keys().filter(|name| is_destructive(name)).count();
     let jobs = world.restore_jobs().await;
     let mut per_request: BTreeMap<String, usize> = BTreeMap::new();
@@ -172,6 +188,11 @@ async fn operator_killed_at_random_points_of_restores_never_restores_twice() {
             *per_request.entry(request).or_default() += 1;
         }
     }
+    let violations = accepted.values().filter(|count| **count > 1).count()
+        + per_request.values().filter(|count| **count > 1).count()
+        + accepted_restores.abs_diff(per_request.values().sum::<usize>())
+        + refused.iter().filter(|status| **status != 409).count();
+    println!("reliability-row: R1|operator SIGKILLed during restores|{rounds}|{violations}");
     assert_eq!(
         per_request.values().sum::<usize>(),
         accepted_restores,
