@@ -1,6 +1,7 @@
 //! The runbooks in `docs/runbooks/` are run as written: every ```sh block is extracted from the file (never
 //! copied into the test) and run with bash against the simulator, with the operator, a real OpenBao and a real S3
-//! server behind it. A block that starts with `# runbook-test: skip (<why>)` is left out, and must say why.
+//! server behind it. A block that starts with `# runbook-test: skip (<why>)` is left out, and must say why. The
+//! `kubectl openbao` plugin built with the test is on PATH, so the blocks that use it run too.
 
 mod operator_support;
 
@@ -59,9 +60,14 @@ fn runbook(name: &str) -> (PathBuf, String) {
 async fn run_block(block: &Block, source: &Path, kubeconfig: &Path, log: &Path) {
     let kubectl = Kubectl::tools().binary;
     let tools = kubectl.parent().expect("kubectl's directory");
+    // The `kubectl openbao` plugin that cargo built for this test, where kubectl looks for plugins.
+    let plugin = Path::new(env!("CARGO_BIN_EXE_kubectl-openbao"))
+        .parent()
+        .expect("the plugin's directory");
     let path = format!(
-        "{}:{}",
+        "{}:{}:{}",
         tools.display(),
+        plugin.display(),
         std::env::var("PATH").unwrap_or_default()
     );
     let mut command = tokio::process::Command::new("bash");
