@@ -6,6 +6,7 @@ use std::sync::Arc;
 use chrono::{SubsecRound, Utc};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use openbao_crds::StorageProvider;
 
 use super::catalog;
 use super::config::BackupConfig;
@@ -45,6 +46,7 @@ pub async fn run(config: &BackupConfig, report: &mut Report) -> Result<(), Failu
     let tuning = UploadTuning {
         part_size: config.part_size,
         concurrency: config.upload_concurrency,
+        discard_uncommitted_blocks: common.store.provider == StorageProvider::Azure,
     };
     let verified = upload::stream_to_store(&store, &key, stream, tuning)
         .await

@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 
 use super::archive::ArchiveError;
 use super::verifier::{BackgroundVerifier, VerifiedSnapshot};
@@ -24,6 +24,9 @@ pub const CLEANUP_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct UploadTuning {
     pub part_size: usize,
     pub concurrency: usize,
+    /// Azure: object_store's abort is a no-op there, and the uploaded blocks would stay (uncommitted, billed)
+    /// for 7 days. A Put Blob on the name discards them; the empty blob it leaves is deleted right after.
+    pub discard_uncommitted_blocks: bool,
 }
 
 /// Which side of the tee failed; each maps to its own stage.
@@ -84,12 +87,14 @@ where
         Err(err) => {
             drop(verifier.finish().await);
             abort(writer, key).await;
+            discard_blocks(store, key, tuning).await;
             return Err(err);
         }
         Ok(()) => match verifier.finish().await {
             Ok(verified) => verified,
             Err(err) => {
                 abort(writer, key).await;
+                discard_blocks(store, key, tuning).await;
                 return Err(TeeError::Verify(err));
             }
         },
@@ -100,12 +105,13 @@ where
         "snapshot streamed and verified; completing the upload"
     );
     // `finish` aborts the upload itself when completing fails.
-    writer.finish().await.map_err(|e| {
-        TeeError::Store(StoreError::request(
+    if let Err(e) = writer.finish().await {
+        discard_blocks(store, key, tuning).await;
+        return Err(TeeError::Store(StoreError::request(
             "completing the multipart upload of",
             key,
-        )(e))
-    })?;
+        )(e)));
+    }
     Ok(verified)
 }
 
@@ -149,6 +155,23 @@ async fn abort(writer: WriteMultipart, key: &str) {
     }
 }
 
+/// See [`UploadTuning::discard_uncommitted_blocks`]. Best effort, like the abort: the key is this run's own.
+async fn discard_blocks(store: &Arc<dyn ObjectStore>, key: &str, tuning: UploadTuning) {
+    if !tuning.discard_uncommitted_blocks {
+        return;
+    }
+    let path = Path::from(key);
+    let discard = async {
+        store.put(&path, PutPayload::new()).await?;
+        store.delete(&path).await
+    };
+    match tokio::time::timeout(CLEANUP_TIMEOUT, discard).await {
+        Ok(Ok(())) => tracing::info!(key, "discarded the uploaded blocks"),
+        Ok(Err(error)) => tracing::warn!(key, %error, "discarding the uploaded blocks failed"),
+        Err(_) => tracing::warn!(key, "discarding the uploaded blocks timed out"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -170,6 +193,7 @@ mod tests {
         UploadTuning {
             part_size: 5 << 20,
             concurrency: 2,
+            discard_uncommitted_blocks: false,
         }
     }
 
