@@ -33,8 +33,8 @@ pub use openbao::{
 };
 pub use proxy::{OpenBaoProxy, RecordedRequest};
 pub use stores::{
-    AzuriteServer, GcsServer, S3Options, S3Server, StoreError, StoreProvider, TestStore,
-    UploadStats,
+    AzuriteServer, Dialect, Fault, FaultProxy, FaultRule, GcsServer, S3Options, S3Server,
+    StoreError, StoreFaults, StoreOp, StoreProvider, TestStore, UploadStats,
 };
 
 /// Installs rustls' aws-lc-rs provider as the process default. Needed once per test binary when crates

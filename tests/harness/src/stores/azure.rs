@@ -142,21 +142,60 @@ impl AzuriteServer {
     /// object_store cannot create containers; sign the Create Container call with its shared-key signer.
     async fn create_container(&self) -> Result<(), StoreError> {
         let what = format!("creating container {}", self.container);
-        let setup_error = |detail: String| StoreError::Setup {
-            what: what.clone(),
-            detail,
-        };
         let url = format!(
             "{}/{}?restype=container",
             self.account_url(),
             self.container
         );
+        self.signed(http::Method::PUT, &url, &what).await.map(drop)
+    }
+
+    /// Names of the blobs that hold only uncommitted blocks (a block upload that was never committed, which
+    /// Azure keeps for 7 days): List Blobs with `include=uncommittedblobs`, minus the committed ones.
+    pub async fn uncommitted_blobs(&self) -> Result<Vec<String>, StoreError> {
+        let base = format!(
+            "{}/{}?restype=container&comp=list",
+            self.account_url(),
+            self.container
+        );
+        let what = "listing blobs";
+        let all = self
+            .signed(
+                http::Method::GET,
+                &format!("{base}&include=uncommittedblobs"),
+                what,
+            )
+            .await?;
+        let committed = self.signed(http::Method::GET, &base, what).await?;
+        let committed = xml_names(&committed);
+        Ok(xml_names(&all)
+            .into_iter()
+            .filter(|name| !committed.contains(name))
+            .collect())
+    }
+
+    /// One shared-key-signed request; the body of a success, the status and body as an error otherwise.
+    async fn signed(
+        &self,
+        method: http::Method,
+        url: &str,
+        what: &str,
+    ) -> Result<String, StoreError> {
+        let setup_error = |detail: String| StoreError::Setup {
+            what: what.to_owned(),
+            detail,
+        };
         let mut request = http::Request::builder()
-            .method(http::Method::PUT)
-            .uri(&url)
-            .header(http::header::CONTENT_LENGTH, "0")
+            .method(method.clone())
+            .uri(url)
             .body(HttpRequestBody::empty())
             .map_err(|err| setup_error(err.to_string()))?;
+        if method == http::Method::PUT {
+            request.headers_mut().insert(
+                http::header::CONTENT_LENGTH,
+                http::HeaderValue::from_static("0"),
+            );
+        }
         let key = AzureAccessKey::try_new(AZURITE_ACCOUNT_KEY)
             .map_err(|err| setup_error(err.to_string()))?;
         let credential = AzureCredential::AccessKey(key);
@@ -164,22 +203,20 @@ impl AzuriteServer {
             .try_authorize(&mut request)
             .map_err(|err| setup_error(err.to_string()))?;
         let response = http_client()?
-            .put(&url)
+            .request(method, url)
             .headers(request.headers().clone())
             .send()
             .await
             .map_err(|source| StoreError::Http {
-                what: what.clone(),
+                what: what.to_owned(),
                 source,
             })?;
-        if response.status().is_success() {
-            Ok(())
+        let status = response.status();
+        let body = response.text().await.unwrap_or_default();
+        if status.is_success() {
+            Ok(body)
         } else {
-            let status = response.status();
-            Err(setup_error(format!(
-                "{status}: {}",
-                response.text().await.unwrap_or_default()
-            )))
+            Err(setup_error(format!("{status}: {body}")))
         }
     }
 }
@@ -193,4 +230,13 @@ fn http_client() -> Result<reqwest::Client, StoreError> {
             what: "building the HTTP client".into(),
             source,
         })
+}
+
+/// The `<Name>` values of a List Blobs answer.
+fn xml_names(xml: &str) -> Vec<String> {
+    xml.split("<Name>")
+        .skip(1)
+        .filter_map(|rest| rest.split("</Name>").next())
+        .map(str::to_owned)
+        .collect()
 }

@@ -21,6 +21,8 @@ use object_store::gcp::GoogleCloudStorageBuilder;
 use s3s::service::{S3Service, S3ServiceBuilder};
 use serde_json::json;
 
+use super::faults::{Dialect, FaultService, StoreFaults};
+use super::s3_service::pending_uploads;
 use super::{DEFAULT_BUCKET, StoreError, assertion_retry_config};
 use crate::background::BackgroundServer;
 use crate::scratch::ScratchDir;
@@ -31,6 +33,7 @@ use crate::scratch::ScratchDir;
 pub struct GcsServer {
     server: BackgroundServer,
     bucket: String,
+    faults: Arc<StoreFaults>,
     // Declared last: removed after the server stopped.
     dir: ScratchDir,
 }
@@ -54,14 +57,21 @@ impl GcsServer {
             what: "starting s3s-fs".into(),
             detail: format!("{err:?}"),
         })?;
-        let service = BearerAuthService {
-            inner: S3ServiceBuilder::new(filesystem).build(),
+        let faults = Arc::new(StoreFaults::default());
+        // The XML API's requests are S3's, so the S3 fault dialect classifies them.
+        let service = FaultService {
+            inner: BearerAuthService {
+                inner: S3ServiceBuilder::new(filesystem).build(),
+            },
+            faults: faults.clone(),
+            dialect: Dialect::S3,
         };
         let server =
             BackgroundServer::start("gcs", service).map_err(io("starting the GCS server"))?;
         Ok(Self {
             server,
             bucket: bucket.to_string(),
+            faults,
             dir,
         })
     }
@@ -73,6 +83,24 @@ impl GcsServer {
 
     pub fn bucket(&self) -> &str {
         &self.bucket
+    }
+
+    /// The fault plan and per-operation request counts (see `faults`).
+    pub fn faults(&self) -> &StoreFaults {
+        &self.faults
+    }
+
+    /// Ids of XML multipart uploads neither completed nor aborted (from the server's files).
+    pub fn pending_uploads(&self) -> Vec<String> {
+        pending_uploads(&self.dir.path().join("data"))
+    }
+
+    /// Keys of all stored objects, sorted, read straight from the filesystem.
+    pub fn list_keys(&self) -> Vec<String> {
+        let mut keys = Vec::new();
+        super::s3::collect_files(&self.bucket_dir(), "", &mut keys);
+        keys.sort();
+        keys
     }
 
     /// Stops the server at once, as if the store died; the files stay.

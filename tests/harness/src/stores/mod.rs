@@ -2,6 +2,7 @@
 //! `object_store` clients configured for them.
 
 mod azure;
+pub mod faults;
 mod gcs;
 mod s3;
 mod s3_service;
@@ -11,6 +12,7 @@ use std::sync::Arc;
 use object_store::ObjectStore;
 
 pub use azure::{AZURITE_ACCOUNT, AZURITE_ACCOUNT_KEY, AzuriteServer};
+pub use faults::{Dialect, Fault, FaultProxy, FaultRule, StoreFaults, StoreOp};
 pub use gcs::GcsServer;
 pub use s3::{S3Options, S3Server};
 pub use s3_service::UploadStats;

@@ -10,7 +10,8 @@ use object_store::aws::AmazonS3Builder;
 use s3s::auth::SimpleAuth;
 use s3s::service::S3ServiceBuilder;
 
-use super::s3_service::{HarnessS3, UploadCounters, UploadStats};
+use super::faults::{Dialect, FaultService, StoreFaults};
+use super::s3_service::{HarnessS3, UploadCounters, UploadStats, pending_uploads};
 use super::{DEFAULT_BUCKET, StoreError, assertion_retry_config};
 use crate::background::BackgroundServer;
 use crate::scratch::ScratchDir;
@@ -45,6 +46,7 @@ pub struct S3Server {
     server: BackgroundServer,
     options: S3Options,
     counters: Arc<UploadCounters>,
+    faults: Arc<StoreFaults>,
     // Declared last: removed after the server stopped.
     dir: ScratchDir,
 }
@@ -76,12 +78,19 @@ impl S3Server {
             options.access_key.clone(),
             options.secret_key.clone(),
         ));
+        let faults = Arc::new(StoreFaults::default());
+        let service = FaultService {
+            inner: builder.build(),
+            faults: faults.clone(),
+            dialect: Dialect::S3,
+        };
         let server =
-            BackgroundServer::start("s3", builder.build()).map_err(io("starting the S3 server"))?;
+            BackgroundServer::start("s3", service).map_err(io("starting the S3 server"))?;
         Ok(Self {
             server,
             options,
             counters,
+            faults,
             dir,
         })
     }
@@ -110,6 +119,17 @@ impl S3Server {
     /// Multipart upload statistics since the server started.
     pub fn upload_stats(&self) -> UploadStats {
         self.counters.snapshot()
+    }
+
+    /// The fault plan and per-operation request counts (see `faults`): every request passes through it.
+    pub fn faults(&self) -> &StoreFaults {
+        &self.faults
+    }
+
+    /// Ids of multipart uploads started and neither completed nor aborted (read from the server's files, the
+    /// same state `ListMultipartUploads` reports on a real store; works after `stop`).
+    pub fn pending_uploads(&self) -> Vec<String> {
+        pending_uploads(&self.dir.path().join("data"))
     }
 
     /// Stops the server at once, as if the store died: open requests fail, the port refuses connections.
@@ -165,7 +185,7 @@ impl S3Server {
     }
 }
 
-fn collect_files(dir: &Path, prefix: &str, keys: &mut Vec<String>) {
+pub(super) fn collect_files(dir: &Path, prefix: &str, keys: &mut Vec<String>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };

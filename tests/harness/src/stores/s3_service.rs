@@ -96,6 +96,25 @@ impl HarnessS3 {
     }
 }
 
+/// Ids of the s3s-fs multipart uploads under `root` that were neither completed nor aborted: s3s-fs keeps one
+/// `.upload-<id>.json` per open upload and removes it on completion or abort.
+pub(crate) fn pending_uploads(root: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return Vec::new();
+    };
+    let mut ids: Vec<String> = entries
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            name.strip_prefix(".upload-")?
+                .strip_suffix(".json")
+                .map(str::to_owned)
+        })
+        .collect();
+    ids.sort();
+    ids
+}
+
 /// The multipart ETag: MD5 of the concatenated binary part MD5s, then `-<part count>`.
 fn multipart_etag(part_md5s_hex: &[String]) -> Option<String> {
     let mut hash = Md5::new();
