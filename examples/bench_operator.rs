@@ -315,6 +315,7 @@ async fn create_clusters(client: &kube::Client, count: usize, schedule: &str) {
                 "metadata": {"name": format!("c{index:04}"), "namespace": NAMESPACE},
                 "spec": {
                     "version": "2.7.2",
+                    "allowPlainHttp": true,
                     "endpoint": "http://127.0.0.1:9",
                     "backup": {
                         "schedule": schedule,

@@ -419,6 +419,18 @@ async fn refused_sources_fail_with_a_reason_before_any_lock_or_destructive_call(
         vec![],
         "no restore call reached OpenBao"
     );
+    let plain_http = world.events_with_reason("PlainHttpEndpoint").await;
+    assert!(
+        plain_http
+            .iter()
+            .any(|event| event.type_.as_deref() == Some("Warning")
+                && event
+                    .note
+                    .as_deref()
+                    .unwrap_or_default()
+                    .contains(&proxy.addr())),
+        "the accepted http:// endpoints are a Warning event: {plain_http:?}"
+    );
     assert_eq!(last_lock_epoch(&world).await, epoch, "no lock was taken");
     assert!(world.status().await.unwrap().operation_lock.is_none());
     let elsewhere_jobs = world

@@ -26,6 +26,7 @@ metadata: {name: prod, namespace: default}
 spec:
   version: 2.4.1
   endpoint: https://openbao.default.svc:8200
+  allowPlainHttp: true
   backup:
     schedule: "* * * * *"
     target:

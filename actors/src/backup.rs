@@ -80,6 +80,8 @@ pub struct BackupState {
     configuration: Configuration,
     /// The `BackupConfigurationReady` condition last written (or found in status), so it is written on change only.
     published_configuration: Option<PublishedCondition>,
+    /// The plain-HTTP endpoints last warned about (a Warning event when the set changes).
+    warned_plain_http: Vec<String>,
     /// What `pre_start` saw of the trigger annotation, published by `post_start` (which may write).
     initial_observation: Option<TriggerObservation>,
     settings: Option<ScheduleSettings>,
@@ -167,6 +169,7 @@ impl BackupState {
             let conditions: Vec<ConditionUpdate> = configuration.into_iter().collect();
             self.write_status(&conditions).await;
         }
+        self.warn_plain_http().await;
         if observed == TriggerObservation::QueueFull {
             let token = self
                 .cluster
@@ -213,6 +216,30 @@ impl BackupState {
         Some(condition)
     }
 
+    /// An accepted configuration that sends credentials over `http://` is a Warning event, once per change of the
+    /// endpoints concerned.
+    async fn warn_plain_http(&mut self) {
+        let endpoints = if self.configuration.is_usable() {
+            openbao_crds::validation::plain_http_endpoints(&self.cluster.spec)
+        } else {
+            Vec::new()
+        };
+        if endpoints == self.warned_plain_http {
+            return;
+        }
+        self.warned_plain_http = endpoints.clone();
+        if endpoints.is_empty() {
+            return;
+        }
+        let message = format!(
+            "spec.allowPlainHttp accepts plain http:// endpoints ({}): the OpenBao token and the store credentials \
+             travel unencrypted; use https:// outside tests and trusted networks",
+            endpoints.join(", ")
+        );
+        tracing::warn!(cluster = %self.key, %message, "plain HTTP endpoints");
+        self.emit(EventReason::PlainHttpEndpoint, message).await;
+    }
+
     async fn write_status(&self, conditions: &[ConditionUpdate]) {
         if let Err(error) = self
             .backup_effects
@@ -249,7 +276,11 @@ impl BackupState {
                 .to_std()
                 .unwrap_or(Duration::ZERO)
                 .min(MAX_TIMER);
-            self.schedule_timer = Some(myself.send_after(delay, || BackupMsg::ScheduleTick));
+            let mailbox = self.mailbox.clone();
+            self.schedule_timer = Some(myself.send_after(delay, move || {
+                mailbox.sent();
+                BackupMsg::ScheduleTick
+            }));
         }
     }
 
@@ -259,7 +290,11 @@ impl BackupState {
             .as_ref()
             .is_none_or(|timer| timer.is_finished())
         {
-            self.retry_timer = Some(myself.send_after(RETRY_AFTER_ERROR, || BackupMsg::Retry));
+            let mailbox = self.mailbox.clone();
+            self.retry_timer = Some(myself.send_after(RETRY_AFTER_ERROR, move || {
+                mailbox.sent();
+                BackupMsg::Retry
+            }));
         }
     }
 
@@ -393,6 +428,7 @@ impl Actor for BackupActor {
             last_handled_window: status.last_attempt_scheduled_time,
             configuration: Configuration::NotConfigured,
             published_configuration: None,
+            warned_plain_http: Vec::new(),
             initial_observation: None,
             status,
             triggers,

@@ -222,6 +222,8 @@ pub enum EventReason {
     BackupSkipped,
     /// `spec.backup` was refused; the message names the fields.
     BackupConfigurationInvalid,
+    /// Accepted `http://` endpoints (`spec.allowPlainHttp`): credentials travel unencrypted.
+    PlainHttpEndpoint,
     OperationLockBlocked,
     OperationLockReleased,
     /// A restore took the lock from another holder with `overrideOperationLock`.
@@ -245,6 +247,7 @@ impl EventReason {
                 | Self::OperationLockOverridden
                 | Self::BackupSkipped
                 | Self::BackupConfigurationInvalid
+                | Self::PlainHttpEndpoint
                 | Self::OperationLockBlocked
         )
     }

@@ -92,6 +92,11 @@ pub struct OpenBaoClusterSpec {
     /// TLS settings for `endpoint`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls: Option<TlsSpec>,
+    /// Accept `http://` endpoints (OpenBao and object store). Traffic, the OpenBao token included, is then
+    /// unencrypted: for tests and trusted networks only. Accepted plain-HTTP endpoints raise a Warning event.
+    /// Default `false`: an `http://` endpoint is refused.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_plain_http: bool,
     /// Snapshots to object storage. Unset: no backups.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<BackupSpec>,
@@ -110,6 +115,7 @@ impl OpenBaoClusterSpec {
             workload: WorkloadSpec::default(),
             endpoint: None,
             tls: None,
+            allow_plain_http: false,
             backup: None,
             upgrade: None,
         }

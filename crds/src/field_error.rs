@@ -25,6 +25,8 @@ pub enum FieldReason {
     InvalidValue,
     /// An endpoint points at a link-local address or a cloud metadata service.
     ForbiddenEndpoint,
+    /// An `http://` endpoint without `spec.allowPlainHttp`.
+    PlainHttpNotAllowed,
 }
 
 impl FieldReason {
@@ -39,6 +41,7 @@ impl FieldReason {
             FieldReason::ConflictingFields => "ConflictingFields",
             FieldReason::InvalidValue => "InvalidValue",
             FieldReason::ForbiddenEndpoint => "ForbiddenEndpoint",
+            FieldReason::PlainHttpNotAllowed => "PlainHttpNotAllowed",
         }
     }
 }

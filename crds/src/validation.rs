@@ -21,7 +21,7 @@ use crate::field_error::{FieldError, FieldErrors, FieldProblem, FieldReason};
 use crate::restore::OpenBaoRestoreSpec;
 use crate::schedule::{BackupSchedule, CronExpression, jitter, parse_time_zone};
 
-pub use endpoints::forbidden_endpoint;
+pub use endpoints::{forbidden_endpoint, is_plain_http, plain_http_endpoints};
 pub use secret_names::root_or_unseal_material;
 
 /// Largest `jitterSeconds` the operator accepts; matches the schema bound.
@@ -52,12 +52,17 @@ pub fn validate_cluster_spec(
 ) -> Result<Option<ValidatedBackupConfig>, FieldErrors> {
     let mut errors = FieldErrors::new();
     if let Some(endpoint) = &spec.endpoint {
-        check_endpoint(endpoint, "spec.endpoint", &mut errors);
+        check_endpoint(
+            endpoint,
+            "spec.endpoint",
+            spec.allow_plain_http,
+            &mut errors,
+        );
     }
     let backup = spec
         .backup
         .as_ref()
-        .and_then(|backup| validate_backup(backup, &mut errors));
+        .and_then(|backup| validate_backup(backup, spec.allow_plain_http, &mut errors));
 
     let wants_pre_upgrade_snapshot = spec
         .upgrade
@@ -97,7 +102,8 @@ pub fn validate_restore_spec(spec: &OpenBaoRestoreSpec) -> Result<(), FieldError
         (Some(_), None) | (None, Some(true)) => {}
     }
     if let Some(target) = &spec.source.target {
-        check_target(target, "spec.source.target", &mut errors);
+        // Plain HTTP is the target cluster's decision (`spec.allowPlainHttp`); the restore actor checks it.
+        check_target(target, "spec.source.target", true, &mut errors);
     }
     check_auth(&spec.auth, "spec.auth", &mut errors);
     if spec.override_operation_lock && !spec.force {
@@ -111,7 +117,11 @@ pub fn validate_restore_spec(spec: &OpenBaoRestoreSpec) -> Result<(), FieldError
     errors.into_result(())
 }
 
-fn validate_backup(backup: &BackupSpec, errors: &mut FieldErrors) -> Option<ValidatedBackupConfig> {
+fn validate_backup(
+    backup: &BackupSpec,
+    allow_plain_http: bool,
+    errors: &mut FieldErrors,
+) -> Option<ValidatedBackupConfig> {
     let expression = errors
         .collect(CronExpression::parse(&backup.schedule).map_err(|e| e.at("spec.backup.schedule")));
     let time_zone = errors
@@ -158,7 +168,12 @@ fn validate_backup(backup: &BackupSpec, errors: &mut FieldErrors) -> Option<Vali
         None => Some(None),
     };
 
-    check_target(&backup.target, "spec.backup.target", errors);
+    check_target(
+        &backup.target,
+        "spec.backup.target",
+        allow_plain_http,
+        errors,
+    );
     check_auth(&backup.auth, "spec.backup.auth", errors);
 
     Some(ValidatedBackupConfig {
@@ -211,7 +226,12 @@ fn check_auth(auth: &AuthSpec, field: &str, errors: &mut FieldErrors) {
     }
 }
 
-fn check_target(target: &BackupTarget, field: &str, errors: &mut FieldErrors) {
+fn check_target(
+    target: &BackupTarget,
+    field: &str,
+    allow_plain_http: bool,
+    errors: &mut FieldErrors,
+) {
     let blocks = [
         (StorageProvider::S3, target.s3.is_some()),
         (StorageProvider::Gcs, target.gcs.is_some()),
@@ -260,7 +280,12 @@ fn check_target(target: &BackupTarget, field: &str, errors: &mut FieldErrors) {
     ];
     for (block, endpoint) in endpoints {
         if let Some(endpoint) = endpoint {
-            check_endpoint(endpoint, &format!("{field}.{block}.endpoint"), errors);
+            check_endpoint(
+                endpoint,
+                &format!("{field}.{block}.endpoint"),
+                allow_plain_http,
+                errors,
+            );
         }
     }
     if let Some(credentials) = &target.credentials_secret_ref {
@@ -273,7 +298,17 @@ fn check_target(target: &BackupTarget, field: &str, errors: &mut FieldErrors) {
     }
 }
 
-fn check_endpoint(endpoint: &str, field: &str, errors: &mut FieldErrors) {
+fn check_endpoint(endpoint: &str, field: &str, allow_plain_http: bool, errors: &mut FieldErrors) {
+    if !allow_plain_http && is_plain_http(endpoint) {
+        errors.push(FieldError::new(
+            field,
+            FieldReason::PlainHttpNotAllowed,
+            format!(
+                "{endpoint} is plain http://: credentials would travel unencrypted; use https://, or set \
+                 spec.allowPlainHttp: true for a test or trusted network"
+            ),
+        ));
+    }
     if let Some(why) = forbidden_endpoint(endpoint) {
         errors.push(FieldError::new(
             field,

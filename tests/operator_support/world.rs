@@ -178,6 +178,8 @@ impl World {
             "spec": {
                 "version": "2.4.1",
                 "replicas": self.bao.node_count(),
+                // Loopback test servers speak plain HTTP.
+                "allowPlainHttp": true,
                 "endpoint": backup.endpoint.clone().unwrap_or_else(|| self.bao.node_addr(backup.endpoint_node)),
                 "backup": backup_spec,
             },

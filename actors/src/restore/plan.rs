@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use openbao_crds::executor_report::{ExecutorReport, ReportOutcome};
+use openbao_crds::validation::is_plain_http;
 use openbao_crds::{BackupTarget, OpenBaoCluster, OpenBaoRestore, RestorePhase, SnapshotInfo};
 
 use crate::effects::JobState;
@@ -75,6 +76,22 @@ pub fn admit(cluster: &OpenBaoCluster, request: &OpenBaoRestore) -> Result<(), R
             ),
         });
     };
+    if let Some(endpoint) = request
+        .spec
+        .source
+        .target
+        .as_ref()
+        .and_then(target_endpoint)
+        .filter(|endpoint| is_plain_http(endpoint) && !cluster.spec.allow_plain_http)
+    {
+        return Err(Refusal {
+            reason: "PlainHttpNotAllowed",
+            message: format!(
+                "spec.source.target endpoint {endpoint} is plain http://: credentials would travel unencrypted; \
+                 use https://, or set spec.allowPlainHttp: true on OpenBaoCluster {cluster_name}"
+            ),
+        });
+    }
     if request.spec.auth.method().is_none() {
         return Err(Refusal {
             reason: "InvalidAuth",
@@ -97,6 +114,20 @@ pub fn admit(cluster: &OpenBaoCluster, request: &OpenBaoRestore) -> Result<(), R
         }
     }
     Ok(())
+}
+
+fn target_endpoint(target: &BackupTarget) -> Option<&str> {
+    target
+        .s3
+        .as_ref()
+        .and_then(|s3| s3.endpoint.as_deref())
+        .or_else(|| target.gcs.as_ref().and_then(|gcs| gcs.endpoint.as_deref()))
+        .or_else(|| {
+            target
+                .azure
+                .as_ref()
+                .and_then(|azure| azure.endpoint.as_deref())
+        })
 }
 
 /// Where the request reads from: its own `source.target`, or the cluster's backup target.

@@ -198,6 +198,23 @@ fn admit_needs_somewhere_to_read_from() {
 }
 
 #[test]
+fn a_plain_http_source_target_needs_the_clusters_opt_in() {
+    let target =
+        json!({ "provider": "s3", "bucket": "b", "s3": { "endpoint": "http://minio:9000" } });
+    let request = with_spec(json!({ "source": { "latest": true, "target": target } }));
+    let refusal = admit(&cluster(false, None), &request).unwrap_err();
+    assert_eq!(refusal.reason, "PlainHttpNotAllowed");
+    assert!(
+        refusal.message.contains("http://minio:9000"),
+        "{}",
+        refusal.message
+    );
+    let mut allowing = cluster(false, None);
+    allowing.spec.allow_plain_http = true;
+    assert_eq!(admit(&allowing, &request), Ok(()));
+}
+
+#[test]
 fn admit_keeps_named_keys_inside_the_clusters_folder_unless_forced() {
     let cluster = cluster(true, None);
     assert_eq!(

@@ -7,6 +7,35 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use url::{Host, Url};
 
 /// Why an endpoint is refused; `None` when it may be used.
+/// Whether `endpoint` is an `http://` URL (case-insensitive scheme).
+pub fn is_plain_http(endpoint: &str) -> bool {
+    endpoint
+        .get(..7)
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("http://"))
+}
+
+/// The `http://` endpoints a cluster's executors would use: `spec.endpoint` and the backup target's endpoint.
+pub fn plain_http_endpoints(spec: &crate::OpenBaoClusterSpec) -> Vec<String> {
+    let target = spec.backup.as_ref().map(|backup| &backup.target);
+    [
+        spec.endpoint.as_deref(),
+        target
+            .and_then(|t| t.s3.as_ref())
+            .and_then(|s3| s3.endpoint.as_deref()),
+        target
+            .and_then(|t| t.gcs.as_ref())
+            .and_then(|gcs| gcs.endpoint.as_deref()),
+        target
+            .and_then(|t| t.azure.as_ref())
+            .and_then(|azure| azure.endpoint.as_deref()),
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|endpoint| is_plain_http(endpoint))
+    .map(str::to_string)
+    .collect()
+}
+
 pub fn forbidden_endpoint(endpoint: &str) -> Option<String> {
     let url = match Url::parse(endpoint) {
         Ok(url) => url,

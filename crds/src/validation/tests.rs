@@ -227,7 +227,7 @@ fn invalid_cluster_specs_name_field_and_reason() {
             "store endpoint at the cloud metadata service",
             backup_with(
                 "bucket: openbao-snapshots",
-                "bucket: openbao-snapshots\n    s3:\n      endpoint: http://169.254.169.254/latest",
+                "bucket: openbao-snapshots\n    s3:\n      endpoint: https://169.254.169.254/latest",
             ),
             "spec.backup.target.s3.endpoint",
             FieldReason::ForbiddenEndpoint,
@@ -237,11 +237,31 @@ fn invalid_cluster_specs_name_field_and_reason() {
             "OpenBao endpoint at the GCE metadata server",
             backup_with(
                 "version: 2.4.1",
-                "version: 2.4.1\nendpoint: http://metadata.google.internal",
+                "version: 2.4.1\nendpoint: https://metadata.google.internal",
             ),
             "spec.endpoint",
             FieldReason::ForbiddenEndpoint,
             "cloud metadata service",
+        ),
+        (
+            "plain http OpenBao endpoint without the opt-in",
+            backup_with(
+                "version: 2.4.1",
+                "version: 2.4.1\nendpoint: http://openbao.security.svc:8200",
+            ),
+            "spec.endpoint",
+            FieldReason::PlainHttpNotAllowed,
+            "allowPlainHttp",
+        ),
+        (
+            "plain http store endpoint without the opt-in",
+            backup_with(
+                "bucket: openbao-snapshots",
+                "bucket: openbao-snapshots\n    s3:\n      endpoint: HTTP://minio.storage.svc:9000",
+            ),
+            "spec.backup.target.s3.endpoint",
+            FieldReason::PlainHttpNotAllowed,
+            "unencrypted",
         ),
         (
             "token secret named root-token",
@@ -518,4 +538,22 @@ fn every_restore_problem_is_reported_at_once() {
             ),
         ]
     );
+}
+
+#[test]
+fn plain_http_endpoints_are_accepted_with_the_opt_in_and_listed_for_the_warning() {
+    let spec = backup_with(
+        "version: 2.4.1",
+        "version: 2.4.1\nallowPlainHttp: true\nendpoint: http://127.0.0.1:8200",
+    );
+    validate_cluster_spec(&spec).expect("accepted with allowPlainHttp");
+    assert_eq!(
+        crate::validation::plain_http_endpoints(&spec),
+        ["http://127.0.0.1:8200"]
+    );
+    let https = backup_with(
+        "version: 2.4.1",
+        "version: 2.4.1\nendpoint: https://openbao:8200",
+    );
+    assert!(crate::validation::plain_http_endpoints(&https).is_empty());
 }

@@ -88,7 +88,7 @@ fn action(reason: EventReason) -> &'static str {
         | EventReason::BackupCompleted
         | EventReason::BackupFailed
         | EventReason::BackupSkipped => "Backup",
-        EventReason::BackupConfigurationInvalid => "Validate",
+        EventReason::BackupConfigurationInvalid | EventReason::PlainHttpEndpoint => "Validate",
         EventReason::OperationLockBlocked
         | EventReason::OperationLockReleased
         | EventReason::OperationLockOverridden => "OperationLock",

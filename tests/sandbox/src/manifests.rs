@@ -33,6 +33,8 @@ impl SampleCluster {
             "spec": {
                 "version": "2.7.2",
                 "replicas": 3,
+                // The sandbox's servers listen on loopback without TLS.
+                "allowPlainHttp": true,
                 "endpoint": self.openbao_endpoint,
                 "backup": {
                     "schedule": self.schedule,
