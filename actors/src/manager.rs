@@ -205,6 +205,7 @@ impl Actor for ClusterManager {
                     match entry.supervisor {
                         // It removes the series itself once its last handler ran.
                         Some(running) => {
+                            running.mailbox.sent();
                             if running.actor.cast(SupervisorMsg::Retire).is_err() {
                                 state.effects.metrics.remove_cluster(&key);
                             }

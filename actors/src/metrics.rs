@@ -3,8 +3,11 @@
 //! `namespace`, `cluster`, `actor`.
 //!
 //! ractor 0.16.5 does not expose the length of an actor's mailbox, so depth is measured by [`MailboxGauge`]:
-//! routed messages (manager → supervisor → child) count up when sent and down when handled. Replies, timers and
-//! children's calls are not routed through it, so the gauge is a lower bound of the real queue.
+//! every message is counted up when it is enqueued and down when its handler ends: routed messages (manager →
+//! supervisor → child), children's lock calls and reports to the supervisor, the supervisor's retire and restart
+//! messages, and timer messages (counted when the timer fires, so an aborted timer counts nothing). A send that
+//! fails is counted back. The gauge is the exact queue length plus the message being handled, except for
+//! `Inspect` calls (tests and health reporting only) and messages a stopping actor drops (its gauge goes with it).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -89,5 +92,74 @@ mod tests {
         assert_eq!(gauge.handled(), 0, "a timer message handled unrouted");
         gauge.sent();
         assert_eq!(gauge.handled(), 0);
+    }
+
+    /// An actor counting like the operator's actors (cast and timer messages counted when enqueued, handled at
+    /// the end of the handler) reports its real queue: messages sent while it was busy, then fewer, then none.
+    #[tokio::test]
+    async fn counted_enqueues_give_the_real_queue_length() {
+        use ractor::{Actor, ActorProcessingErr, ActorRef};
+        use std::sync::Mutex;
+
+        struct Probe;
+        struct ProbeState {
+            gauge: MailboxGauge,
+            release: Arc<tokio::sync::Semaphore>,
+            depths: Arc<Mutex<Vec<u64>>>,
+        }
+        impl Actor for Probe {
+            type Msg = ();
+            type State = ProbeState;
+            type Arguments = ProbeState;
+            async fn pre_start(
+                &self,
+                _: ActorRef<()>,
+                state: ProbeState,
+            ) -> Result<ProbeState, ActorProcessingErr> {
+                Ok(state)
+            }
+            async fn handle(
+                &self,
+                _: ActorRef<()>,
+                _: (),
+                state: &mut ProbeState,
+            ) -> Result<(), ActorProcessingErr> {
+                state.release.acquire().await?.forget();
+                state.depths.lock().unwrap().push(state.gauge.handled());
+                Ok(())
+            }
+        }
+
+        let gauge = MailboxGauge::default();
+        let release = Arc::new(tokio::sync::Semaphore::new(0));
+        let depths = Arc::new(Mutex::new(Vec::new()));
+        let (actor, handle) = Actor::spawn(
+            None,
+            Probe,
+            ProbeState {
+                gauge: gauge.clone(),
+                release: release.clone(),
+                depths: depths.clone(),
+            },
+        )
+        .await
+        .unwrap();
+        for _ in 0..3 {
+            gauge.sent();
+            actor.cast(()).unwrap();
+        }
+        let timer_gauge = gauge.clone();
+        actor
+            .send_after(Duration::from_millis(10), move || timer_gauge.sent())
+            .await
+            .unwrap()
+            .unwrap();
+        release.add_permits(4);
+        while depths.lock().unwrap().len() < 4 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert_eq!(*depths.lock().unwrap(), vec![3, 2, 1, 0]);
+        actor.stop(None);
+        handle.await.unwrap();
     }
 }

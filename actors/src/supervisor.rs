@@ -415,7 +415,10 @@ impl ClusterSupervisor {
             key: state.key.clone(),
             cluster: state.cluster.clone(),
             effects: state.effects.clone(),
-            lock: LockClient::new(Arc::new(SupervisorLink(myself.clone()))),
+            lock: LockClient::new(Arc::new(SupervisorLink(
+                myself.clone(),
+                state.mailbox.clone(),
+            ))),
             resumed,
             mailbox,
         };
@@ -604,9 +607,16 @@ fn schedule_restart(
         CHILD_RESTART_BASE,
         CHILD_RESTART_MAX,
     );
+    let mailbox = state.mailbox.clone();
     if delay.is_zero() {
-        let _ = myself.cast(SupervisorMsg::RestartChild(operation));
+        mailbox.sent();
+        if myself.cast(SupervisorMsg::RestartChild(operation)).is_err() {
+            mailbox.handled();
+        }
     } else {
-        myself.send_after(delay, move || SupervisorMsg::RestartChild(operation));
+        myself.send_after(delay, move || {
+            mailbox.sent();
+            SupervisorMsg::RestartChild(operation)
+        });
     }
 }

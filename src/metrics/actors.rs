@@ -41,7 +41,7 @@ impl PrometheusActorMetrics {
         );
         registry.register(
             "openbao_actor_mailbox_depth",
-            "Routed messages waiting in a per-cluster actor's mailbox (a lower bound)",
+            "Messages waiting in a per-cluster actor's mailbox after its last handled message (every enqueue is counted)",
             metrics.mailbox_depth.clone(),
         );
         registry.register(

@@ -9,6 +9,8 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::sync::atomic::AtomicU64;
 
 use super::labels::ClusterLabels;
@@ -56,7 +58,15 @@ fn duration_seconds(text: Option<&str>) -> Option<f64> {
         .map(|duration| duration.as_std().as_secs_f64())
 }
 
-#[derive(Clone)]
+/// The newest verified recovery point's time: the first of `recoveryPoints` (newest first), else the last success.
+pub fn newest_recovery_point(status: &BackupStatus) -> Option<DateTime<Utc>> {
+    status
+        .recovery_points
+        .first()
+        .map(|point| point.time)
+        .or(status.last_success_time)
+}
+
 pub struct BackupMetrics {
     last_success: Family<ClusterLabels, FloatGauge>,
     last_attempt: Family<ClusterLabels, FloatGauge>,
@@ -67,6 +77,11 @@ pub struct BackupMetrics {
     failures: Family<ClusterLabels, Counter>,
     consecutive_failures: Family<ClusterLabels, Gauge>,
     in_progress: Family<ClusterLabels, Gauge>,
+    recovery_points: Family<ClusterLabels, Gauge>,
+    newest_age: Family<ClusterLabels, FloatGauge>,
+    schedule_interval: Family<ClusterLabels, FloatGauge>,
+    /// Newest recovery point per cluster, from status: the age is computed at scrape time.
+    newest: Mutex<HashMap<ClusterKey, DateTime<Utc>>>,
 }
 
 impl BackupMetrics {
@@ -81,6 +96,10 @@ impl BackupMetrics {
             failures: Family::default(),
             consecutive_failures: Family::default(),
             in_progress: Family::default(),
+            recovery_points: Family::default(),
+            newest_age: Family::default(),
+            schedule_interval: Family::default(),
+            newest: Mutex::new(HashMap::new()),
         };
         registry.register(
             "openbao_backup_last_success_timestamp_seconds",
@@ -109,12 +128,12 @@ impl BackupMetrics {
         );
         registry.register(
             "openbao_backup_successes",
-            "Verified backups recorded in status since the operator started",
+            "Verified backups this replica saw recorded in status while it led (resets on restart and leader change)",
             metrics.successes.clone(),
         );
         registry.register(
             "openbao_backup_failures",
-            "Failed backups recorded in status since the operator started",
+            "Failed backups this replica saw recorded in status while it led (resets on restart and leader change)",
             metrics.failures.clone(),
         );
         registry.register(
@@ -127,18 +146,69 @@ impl BackupMetrics {
             "1 while a backup Job of the cluster runs",
             metrics.in_progress.clone(),
         );
+        registry.register(
+            "openbao_backup_recovery_points",
+            "Verified recovery points listed in status.backup.recoveryPoints (the newest, at most 10)",
+            metrics.recovery_points.clone(),
+        );
+        registry.register(
+            "openbao_backup_newest_recovery_point_age_seconds",
+            "Age of the newest verified recovery point at scrape time",
+            metrics.newest_age.clone(),
+        );
+        registry.register(
+            "openbao_backup_schedule_interval_seconds",
+            "Longest gap between the schedule's next fire times (spec.backup.schedule)",
+            metrics.schedule_interval.clone(),
+        );
         metrics
     }
 
+    fn newest(&self) -> std::sync::MutexGuard<'_, HashMap<ClusterKey, DateTime<Utc>>> {
+        self.newest
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Sets the recovery-point ages as of `now`; called before each exposition.
+    pub fn refresh(&self, now: DateTime<Utc>) {
+        for (key, newest) in self.newest().iter() {
+            let age = ((now - *newest).num_milliseconds() as f64 / 1000.0).max(0.0);
+            self.newest_age
+                .get_or_create(&ClusterLabels::from(key))
+                .set(age);
+        }
+    }
+
+    /// The schedule's interval from the spec; `None` (no or an invalid schedule) removes the series.
+    pub fn set_schedule_interval(&self, key: &ClusterKey, seconds: Option<f64>) {
+        let labels = ClusterLabels::from(key);
+        match seconds {
+            Some(seconds) => {
+                self.schedule_interval.get_or_create(&labels).set(seconds);
+            }
+            None => {
+                self.schedule_interval.remove(&labels);
+            }
+        }
+    }
+
+    /// One observation of `status.backup`. State gauges always follow status (so a restarted or new leader shows
+    /// the truth at once); counters move only when `count_events`, i.e. while this replica leads.
     pub fn observe(
         &self,
         key: &ClusterKey,
         previous: Option<&BackupStatus>,
         current: &BackupStatus,
         backing_up: bool,
+        count_events: bool,
     ) {
         let labels = ClusterLabels::from(key);
-        let changes = transitions(previous, current);
+        let changes = if count_events {
+            transitions(previous, current)
+        } else {
+            BackupTransitions::default()
+        };
         // Counters exist from the first observation, so `increase()` sees the first backup too.
         let successes = self.successes.get_or_create(&labels);
         if changes.new_success {
@@ -183,6 +253,19 @@ impl BackupMetrics {
         self.in_progress
             .get_or_create(&labels)
             .set(i64::from(backing_up));
+        self.recovery_points
+            .get_or_create(&labels)
+            .set(i64::try_from(current.recovery_points.len()).unwrap_or(i64::MAX));
+        let mut newest = self.newest();
+        match newest_recovery_point(current) {
+            Some(time) => {
+                newest.insert(key.clone(), time);
+            }
+            None => {
+                newest.remove(key);
+                self.newest_age.remove(&labels);
+            }
+        }
     }
 
     pub fn remove(&self, key: &ClusterKey) {
@@ -192,10 +275,18 @@ impl BackupMetrics {
             &self.last_attempt,
             &self.next_scheduled,
             &self.duration,
+            &self.newest_age,
+            &self.schedule_interval,
         ] {
             family.remove(&labels);
         }
-        for family in [&self.size, &self.consecutive_failures, &self.in_progress] {
+        self.newest().remove(key);
+        for family in [
+            &self.size,
+            &self.consecutive_failures,
+            &self.in_progress,
+            &self.recovery_points,
+        ] {
             family.remove(&labels);
         }
         self.successes.remove(&labels);

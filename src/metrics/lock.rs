@@ -4,6 +4,9 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::AtomicU64;
+
+use chrono::{DateTime, Utc};
 
 use openbao_actors::cluster_key::ClusterKey;
 use openbao_crds::{Operation, OperationLock};
@@ -14,28 +17,47 @@ use prometheus_client::registry::Registry;
 
 use super::labels::{ClusterLabels, OPERATIONS, OperationLabels};
 
+type FloatGauge = Gauge<f64, AtomicU64>;
+
 pub struct LockMetrics {
     held: Family<OperationLabels, Gauge>,
+    held_seconds: Family<OperationLabels, FloatGauge>,
+    timeout_seconds: Family<OperationLabels, Gauge>,
     epoch: Family<ClusterLabels, Gauge>,
     grants: Family<OperationLabels, Counter>,
     denials: Family<ClusterLabels, Counter>,
     /// Highest epoch read or written per cluster: the baseline that tells a grant from a renewal.
     known_epochs: Mutex<HashMap<ClusterKey, i64>>,
+    /// Holding operation and `acquiredAt` per cluster, from status: `held_seconds` is computed at scrape time.
+    holders: Mutex<HashMap<ClusterKey, (Operation, DateTime<Utc>)>>,
 }
 
 impl LockMetrics {
     pub fn register(registry: &mut Registry) -> Self {
         let metrics = Self {
             held: Family::default(),
+            held_seconds: Family::default(),
+            timeout_seconds: Family::default(),
             epoch: Family::default(),
             grants: Family::default(),
             denials: Family::default(),
             known_epochs: Mutex::new(HashMap::new()),
+            holders: Mutex::new(HashMap::new()),
         };
         registry.register(
             "openbao_operation_lock_held",
             "1 for the operation holding the cluster's operation lock, 0 for the others",
             metrics.held.clone(),
+        );
+        registry.register(
+            "openbao_operation_lock_held_seconds",
+            "How long the current holder has held the cluster's operation lock (since status.operationLock.acquiredAt)",
+            metrics.held_seconds.clone(),
+        );
+        registry.register(
+            "openbao_operation_timeout_seconds",
+            "Deadline of one run of the operation from the cluster's spec (Backup: spec.backup.timeoutSeconds)",
+            metrics.timeout_seconds.clone(),
         );
         registry.register(
             "openbao_operation_lock_epoch",
@@ -61,8 +83,56 @@ impl LockMetrics {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    fn holders(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<ClusterKey, (Operation, DateTime<Utc>)>> {
+        self.holders
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The operation's deadline from the spec; `None` removes the series.
+    pub fn set_timeout(&self, key: &ClusterKey, operation: Operation, seconds: Option<i64>) {
+        let labels = OperationLabels::new(key, operation);
+        match seconds {
+            Some(seconds) => {
+                self.timeout_seconds.get_or_create(&labels).set(seconds);
+            }
+            None => {
+                self.timeout_seconds.remove(&labels);
+            }
+        }
+    }
+
+    /// Sets `openbao_operation_lock_held_seconds` for every held lock as of `now`; called before each exposition.
+    pub fn refresh(&self, now: DateTime<Utc>) {
+        for (key, (operation, acquired_at)) in self.holders().iter() {
+            let held = ((now - *acquired_at).num_milliseconds() as f64 / 1000.0).max(0.0);
+            self.held_seconds
+                .get_or_create(&OperationLabels::new(key, *operation))
+                .set(held);
+        }
+    }
+
     /// `status.operationLock` as the watch or a read delivered it.
     pub fn observe(&self, key: &ClusterKey, lock: Option<&OperationLock>) {
+        // Held while stale series are removed, so a concurrent refresh cannot bring one back.
+        let mut holders = self.holders();
+        match lock {
+            Some(lock) => {
+                holders.insert(key.clone(), (lock.operation, lock.acquired_at));
+            }
+            None => {
+                holders.remove(key);
+            }
+        }
+        for operation in OPERATIONS {
+            if lock.is_none_or(|lock| lock.operation != operation) {
+                self.held_seconds
+                    .remove(&OperationLabels::new(key, operation));
+            }
+        }
+        drop(holders);
         for operation in OPERATIONS {
             let held = lock.is_some_and(|lock| lock.operation == operation);
             self.held
@@ -123,12 +193,15 @@ impl LockMetrics {
         for operation in OPERATIONS {
             let labels = OperationLabels::new(key, operation);
             self.held.remove(&labels);
+            self.held_seconds.remove(&labels);
+            self.timeout_seconds.remove(&labels);
             self.grants.remove(&labels);
         }
         let labels = ClusterLabels::from(key);
         self.epoch.remove(&labels);
         self.denials.remove(&labels);
         self.epochs().remove(key);
+        self.holders().remove(key);
     }
 }
 
@@ -166,5 +239,25 @@ mod tests {
         assert_eq!(metrics.grants(&key, Operation::Restore), 1);
         metrics.persisted(&key, Some(&lock(Operation::Restore, 6)));
         assert_eq!(metrics.grants(&key, Operation::Restore), 1);
+    }
+
+    #[test]
+    fn held_seconds_follow_the_holder_and_disappear_on_release() {
+        let metrics = LockMetrics::register(&mut Registry::default());
+        let key = ClusterKey::new("ns", "c");
+        let held = lock(Operation::Restore, 2);
+        metrics.observe(&key, Some(&held));
+        metrics.refresh(held.acquired_at + chrono::Duration::seconds(90));
+        let seconds = |operation| {
+            metrics
+                .held_seconds
+                .get(&OperationLabels::new(&key, operation))
+                .map(|gauge| gauge.get())
+        };
+        assert_eq!(seconds(Operation::Restore), Some(90.0));
+        assert_eq!(seconds(Operation::Backup), None);
+        metrics.observe(&key, None);
+        metrics.refresh(held.acquired_at + chrono::Duration::seconds(120));
+        assert_eq!(seconds(Operation::Restore), None, "released: no series");
     }
 }

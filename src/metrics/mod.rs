@@ -4,15 +4,21 @@
 //! - `openbao_backup_*`: derived from each cluster's `status.backup` ([`backup`]);
 //! - `openbao_operation_lock_*`: lock holder per operation, grants and denials ([`lock`]);
 //! - `openbao_restore_*`: restore requests by outcome, duration, a restore in progress ([`restore`]);
-//! - `openbao_actor_*`: per-cluster actor messages, mailbox depth, handler time and restarts ([`actors`]).
+//! - `openbao_actor_*`: per-cluster actor messages, mailbox depth, handler time and restarts ([`actors`]);
+//! - `openbao_operator_leader` and `process_*`: exported by every replica ([`process`]).
 //!
-//! Every per-cluster series is labelled `namespace` and `cluster` and removed when the cluster is deleted.
+//! Every per-cluster series is labelled `namespace` and `cluster` and removed when the cluster is deleted. Only the
+//! Lease holder exports per-cluster series: a follower's `/metrics` holds `openbao_operator_leader 0` and the
+//! process series, so `sum()` over replicas never counts a cluster twice. State gauges are set from status on
+//! every observation (a restarted or newly elected leader exports the truth at once); counters count what this
+//! replica handled while it led.
 //! Counter names carry no `_total`: the encoder appends it.
 
 pub mod actors;
 pub mod backup;
 pub mod labels;
 pub mod lock;
+pub mod process;
 pub mod restore;
 pub mod text_format;
 
@@ -21,24 +27,34 @@ mod tests;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+
+use chrono::Utc;
 
 use openbao_actors::cluster_key::ClusterKey;
 use openbao_actors::metrics::{ActorKind, ActorMetrics};
 use openbao_crds::conditions::{ClusterConditionType, ConditionStatus};
-use openbao_crds::{BackupStatus, OpenBaoCluster};
+use openbao_crds::validation::validate_cluster_spec;
+use openbao_crds::{BackupStatus, OpenBaoCluster, Operation};
 use prometheus_client::registry::Registry;
 
 use actors::PrometheusActorMetrics;
 use backup::BackupMetrics;
 use lock::LockMetrics;
+use process::ProcessMetrics;
 use restore::PrometheusRestoreMetrics;
 
 /// `Content-Type` of the exposition.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 pub struct OperatorMetrics {
+    /// Per-cluster series: exported only while this replica leads.
     registry: Registry,
+    /// `openbao_operator_leader` and `process_*`: exported always.
+    process_registry: Registry,
+    pub process: ProcessMetrics,
+    leading: AtomicBool,
     pub backup: BackupMetrics,
     pub lock: LockMetrics,
     pub restore: PrometheusRestoreMetrics,
@@ -60,8 +76,13 @@ impl OperatorMetrics {
         let lock = LockMetrics::register(&mut registry);
         let restore = PrometheusRestoreMetrics::register(&mut registry);
         let actors = PrometheusActorMetrics::register(&mut registry);
+        let mut process_registry = Registry::default();
+        let process = ProcessMetrics::register(&mut process_registry);
         Self {
             registry,
+            process_registry,
+            process,
+            leading: AtomicBool::new(false),
             backup,
             lock,
             restore,
@@ -70,11 +91,35 @@ impl OperatorMetrics {
         }
     }
 
-    /// The OpenMetrics text of every series.
+    /// Whether this replica holds the Lease: decides what `/metrics` exports and whether events are counted.
+    pub fn set_leader(&self, leading: bool) {
+        self.leading.store(leading, Ordering::Release);
+        self.process.set_leader(leading);
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.leading.load(Ordering::Acquire)
+    }
+
+    /// The OpenMetrics text: process series always, per-cluster series only while leading.
     pub fn encode(&self) -> String {
+        self.encode_as(self.is_leader())
+    }
+
+    /// The OpenMetrics text as a leader (`true`) or a follower would export it.
+    pub fn encode_as(&self, leading: bool) -> String {
+        use prometheus_client::encoding::text::{encode_eof, encode_registry};
+        self.process.refresh();
+        let now = Utc::now();
+        self.backup.refresh(now);
+        self.lock.refresh(now);
         let mut text = String::new();
         // Writing into a String cannot fail.
-        let _ = prometheus_client::encoding::text::encode(&mut text, &self.registry);
+        let _ = encode_registry(&mut text, &self.process_registry);
+        if leading {
+            let _ = encode_registry(&mut text, &self.registry);
+        }
+        let _ = encode_eof(&mut text);
         text
     }
 
@@ -84,6 +129,20 @@ impl OperatorMetrics {
             return;
         };
         let status = cluster.status.as_ref();
+        let backup_config = validate_cluster_spec(&cluster.spec).ok().flatten();
+        self.backup.set_schedule_interval(
+            &key,
+            backup_config
+                .as_ref()
+                .and_then(|config| schedule_interval_seconds(&config.schedule)),
+        );
+        self.lock.set_timeout(
+            &key,
+            Operation::Backup,
+            backup_config
+                .as_ref()
+                .map(|config| config.timeout.num_seconds()),
+        );
         self.lock.observe(
             &key,
             status.and_then(|status| status.operation_lock.as_ref()),
@@ -102,7 +161,7 @@ impl OperatorMetrics {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         self.backup
-            .observe(&key, last.get(&key), &current, backing_up);
+            .observe(&key, last.get(&key), &current, backing_up, self.is_leader());
         last.insert(key, current);
     }
 
@@ -117,6 +176,16 @@ impl OperatorMetrics {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .remove(key);
     }
+}
+
+/// The longest gap between the next fire times of a schedule (a weekday schedule's weekend counts): what
+/// "no backup within two intervals" alerts compare against.
+pub fn schedule_interval_seconds(schedule: &openbao_crds::schedule::BackupSchedule) -> Option<f64> {
+    let fires = schedule.upcoming(Utc::now(), 12);
+    fires
+        .windows(2)
+        .map(|pair| (pair[1] - pair[0]).num_seconds() as f64)
+        .reduce(f64::max)
 }
 
 impl ActorMetrics for OperatorMetrics {

@@ -231,6 +231,7 @@ fn values<'a>(exposition: &'a Exposition, name: &str, cluster: &str) -> Vec<&'a 
 #[test]
 fn the_exposition_is_valid_and_series_go_with_their_cluster() {
     let metrics = OperatorMetrics::new();
+    metrics.set_leader(true);
     let prod = ClusterKey::new("security", "prod");
     let dev = ClusterKey::new("team-a", "dev");
     metrics.observe_cluster(&cluster(
@@ -363,6 +364,7 @@ fn the_parser_rejects_what_promtool_rejects() {
 fn restore_series_count_outcomes_and_go_with_their_cluster() {
     use openbao_actors::restore::effects::{RestoreMetricOutcome, RestoreMetrics};
     let metrics = OperatorMetrics::new();
+    metrics.set_leader(true);
     let key = ClusterKey::new("security", "vault");
     metrics.restore.restore_running(&key, true);
     metrics.restore.restore_finished(
@@ -389,4 +391,107 @@ fn restore_series_count_outcomes_and_go_with_their_cluster() {
     metrics.forget_cluster(&key);
     let after = metrics.encode();
     assert!(!after.contains("vault"), "{after}");
+}
+
+const FAILING_WITH_POINTS: &str = r#"
+operationLock: {operation: Backup, holder: backup/prod-backup-202603010200, acquiredAt: "2026-03-01T02:00:00Z", epoch: 3}
+backup:
+  lastSuccessTime: "2026-03-01T01:00:40Z"
+  lastBackupKey: p/security/prod/20260301T010001Z-scheduled-0a1b2c3d.snap
+  nextScheduledBackup: "2026-03-01T03:00:00Z"
+  consecutiveFailures: 2
+  lastFailure: {time: "2026-03-01T02:00:05Z", reason: StorageError, message: denied}
+  recoveryPoints:
+  - {key: p/security/prod/20260301T010001Z-scheduled-0a1b2c3d.snap, time: "2026-03-01T01:00:30Z", size: 10, digest: "sha256:00", kind: scheduled}
+  - {key: p/security/prod/20260301T000001Z-scheduled-0a1b2c3d.snap, time: "2026-03-01T00:00:30Z", size: 10, digest: "sha256:00", kind: scheduled}
+"#;
+
+/// Follower, restart and re-election: what a scrape of one replica says must not depend on its history.
+#[test]
+fn a_follower_exports_no_cluster_series_and_a_new_leader_shows_status_at_once() {
+    let follower = OperatorMetrics::new();
+    let mut prod = cluster("security", "prod", FAILING_WITH_POINTS);
+    prod.spec.backup = Some(serde_norway::from_str(
+        r#"{schedule: "0 * * * *", timeoutSeconds: 900, target: {provider: s3, bucket: b, s3: {region: r}, credentialsSecretRef: {name: s}}, auth: {jwt: {role: backup}}}"#,
+    )
+    .unwrap());
+    follower.observe_cluster(&prod);
+    let text = follower.encode();
+    let exposition = parse(&text).unwrap_or_else(|error| panic!("{error}\n{text}"));
+    assert!(
+        exposition
+            .samples
+            .iter()
+            .all(|s| !s.labels.contains_key("cluster")),
+        "a follower exports per-cluster series:\n{text}"
+    );
+    assert!(text.contains("openbao_operator_leader 0"), "{text}");
+    assert!(text.contains("process_start_time_seconds"), "{text}");
+
+    // A fresh process (restart) or a follower taking over: state gauges come from status at once.
+    follower.set_leader(true);
+    let text = follower.encode();
+    let exposition = parse(&text).unwrap_or_else(|error| panic!("{error}\n{text}"));
+    assert!(text.contains("openbao_operator_leader 1"), "{text}");
+    let one = |name: &str| {
+        let found = values(&exposition, name, "prod");
+        assert_eq!(found.len(), 1, "{name}:\n{text}");
+        found[0].value
+    };
+    assert_eq!(one("openbao_backup_consecutive_failures"), 2.0);
+    assert_eq!(one("openbao_backup_recovery_points"), 2.0);
+    assert_eq!(one("openbao_backup_schedule_interval_seconds"), 3600.0);
+    assert_eq!(
+        one("openbao_backup_next_scheduled_timestamp_seconds"),
+        Utc.with_ymd_and_hms(2026, 3, 1, 3, 0, 0)
+            .unwrap()
+            .timestamp() as f64
+    );
+    let newest = Utc.with_ymd_and_hms(2026, 3, 1, 1, 0, 30).unwrap();
+    let age = one("openbao_backup_newest_recovery_point_age_seconds");
+    let expected = (Utc::now() - newest).num_seconds() as f64;
+    assert!(
+        (age - expected).abs() < 5.0,
+        "age {age}, expected about {expected}"
+    );
+    let held = values(&exposition, "openbao_operation_lock_held_seconds", "prod");
+    assert_eq!(held.len(), 1, "only the holding operation:\n{text}");
+    assert_eq!(held[0].labels["operation"], "Backup");
+    let acquired = Utc.with_ymd_and_hms(2026, 3, 1, 2, 0, 0).unwrap();
+    assert!((held[0].value - (Utc::now() - acquired).num_seconds() as f64).abs() < 5.0);
+    let timeout = values(&exposition, "openbao_operation_timeout_seconds", "prod");
+    assert_eq!(
+        (timeout[0].labels["operation"].as_str(), timeout[0].value),
+        ("Backup", 900.0)
+    );
+    assert_eq!(
+        one("openbao_backup_failures_total"),
+        0.0,
+        "history from before leading is not counted"
+    );
+}
+
+#[test]
+fn counters_move_only_while_leading() {
+    let metrics = OperatorMetrics::new();
+    let failed = |count: i32, second: u32| {
+        cluster(
+            "security",
+            "prod",
+            &format!(
+                r#"backup: {{consecutiveFailures: {count}, lastFailure: {{time: "2026-03-01T02:00:{second:02}Z", reason: StorageError, message: m}}}}"#
+            ),
+        )
+    };
+    metrics.observe_cluster(&failed(1, 1));
+    metrics.observe_cluster(&failed(2, 2));
+    metrics.set_leader(true);
+    metrics.observe_cluster(&failed(3, 3));
+    let text = metrics.encode();
+    let exposition = parse(&text).unwrap_or_else(|error| panic!("{error}\n{text}"));
+    assert_eq!(
+        values(&exposition, "openbao_backup_failures_total", "prod")[0].value,
+        1.0,
+        "only the failure handled while leading:\n{text}"
+    );
 }

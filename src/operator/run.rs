@@ -174,6 +174,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         children,
         job_operations,
         readiness,
+        metrics,
         reader: JobReader::new(client),
     };
     leadership.run(&lease, shutdown.clone()).await;
@@ -196,10 +197,17 @@ struct Leadership {
     children: ChildSpecs,
     job_operations: HashSet<Operation>,
     readiness: Arc<Readiness>,
+    metrics: Arc<OperatorMetrics>,
     reader: JobReader,
 }
 
 impl Leadership {
+    /// Readiness and `/metrics` follow the Lease: a follower exports no per-cluster series.
+    fn set_leading(&self, leading: bool) {
+        self.readiness.leadership(leading);
+        self.metrics.set_leader(leading);
+    }
+
     /// Competes for the Lease until shutdown; leads while holding it.
     async fn run(&self, lease: &LeaseSettings, mut shutdown: watch::Receiver<bool>) {
         'elections: while !*shutdown.borrow() {
@@ -214,7 +222,7 @@ impl Leadership {
                     }
                 }
             };
-            self.readiness.leadership(*election.leading.borrow());
+            self.set_leading(*election.leading.borrow());
             tracing::info!(identity = %lease.identity, lease = %lease.name, "competing for leadership");
             loop {
                 tokio::select! {
@@ -229,11 +237,11 @@ impl Leadership {
                         if changed.is_err() {
                             tracing::warn!("leader election stopped; stepping down and starting over");
                             self.step_down().await;
-                            self.readiness.leadership(false);
+                            self.set_leading(false);
                             continue 'elections;
                         }
                         let leading = *election.leading.borrow_and_update();
-                        self.readiness.leadership(leading);
+                        self.set_leading(leading);
                         if leading {
                             self.lead().await;
                         } else {

@@ -185,7 +185,11 @@ impl RestoreState {
             .as_ref()
             .is_none_or(|timer| timer.is_finished())
         {
-            self.retry_timer = Some(myself.send_after(RETRY_AFTER_ERROR, || RestoreMsg::Retry));
+            let mailbox = self.mailbox.clone();
+            self.retry_timer = Some(myself.send_after(RETRY_AFTER_ERROR, move || {
+                mailbox.sent();
+                RestoreMsg::Retry
+            }));
         }
     }
 

@@ -10,15 +10,29 @@ use super::SupervisorMsg;
 use crate::holder::HolderId;
 use crate::lock::AcquireRequest;
 use crate::lock_client::{LockCallError, LockReply, LockService, OperationReport};
+use crate::metrics::MailboxGauge;
 
 /// How long a lock request may wait for the supervisor (which may be retrying a conflicting write).
 const LOCK_CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
-pub(super) struct SupervisorLink(pub(super) ActorRef<SupervisorMsg>);
+/// The supervisor and its mailbox gauge: every message sent through the link is counted as enqueued.
+pub(super) struct SupervisorLink(pub(super) ActorRef<SupervisorMsg>, pub(super) MailboxGauge);
+
+impl SupervisorLink {
+    fn cast(&self, message: SupervisorMsg) -> Result<(), ractor::MessagingErr<SupervisorMsg>> {
+        self.1.sent();
+        let sent = self.0.cast(message);
+        if sent.is_err() {
+            self.1.handled();
+        }
+        sent
+    }
+}
 
 impl LockService for SupervisorLink {
     fn acquire(&self, request: AcquireRequest) -> BoxFuture<'_, Result<LockReply, LockCallError>> {
         Box::pin(async move {
+            self.1.sent();
             let call = self
                 .0
                 .call(
@@ -26,6 +40,10 @@ impl LockService for SupervisorLink {
                     Some(LOCK_CALL_TIMEOUT),
                 )
                 .await;
+            if call.is_err() {
+                // Never enqueued.
+                self.1.handled();
+            }
             match call {
                 Ok(CallResult::Success(reply)) => Ok(reply),
                 Ok(CallResult::Timeout) => Err(LockCallError::Timeout),
@@ -36,16 +54,15 @@ impl LockService for SupervisorLink {
     }
 
     fn release(&self, holder: &HolderId, epoch: u64) -> Result<(), LockCallError> {
-        self.0
-            .cast(SupervisorMsg::ReleaseLock {
-                holder: holder.to_string(),
-                epoch,
-            })
-            .map_err(|error| LockCallError::Unreachable(error.to_string()))
+        self.cast(SupervisorMsg::ReleaseLock {
+            holder: holder.to_string(),
+            epoch,
+        })
+        .map_err(|error| LockCallError::Unreachable(error.to_string()))
     }
 
     fn report(&self, report: OperationReport) {
         // A supervisor that is gone has nobody to tell; its successor reads status.
-        let _ = self.0.cast(SupervisorMsg::OperationFinished(report));
+        let _ = self.cast(SupervisorMsg::OperationFinished(report));
     }
 }
