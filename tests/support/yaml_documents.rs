@@ -7,7 +7,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 /// Subdirectories of `deploy/` that colleagues generate and test on their own (CRDs, samples).
-const SEPARATELY_TESTED_DIRS: [&str; 2] = ["crds", "samples"];
+/// `monitoring/` is installed on its own and checked by `tests/monitoring_rules.rs`.
+const SEPARATELY_TESTED_DIRS: [&str; 3] = ["crds", "samples", "monitoring"];
 
 pub const KUSTOMIZATION_FILE: &str = "kustomization.yaml";
 
