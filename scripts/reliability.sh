@@ -37,7 +37,11 @@ run restore-kills RESTORE_KILL_ROUNDS="$restore_rounds" OPERATOR_E2E_SEED="$seed
 run backup-kills BACKUP_KILL_ROUNDS="$backup_rounds" OPERATOR_E2E_SEED="$seed" \
   cargo test --locked -q --test operator_e2e_acceptance operator_killed_at_random_points
 run deposed-leader cargo test --locked -q --test operator_leader_election frozen
-for suite in executor_store_faults executor_openbao_faults; do
+run spec-properties SPEC_PROPERTY_CASES="${SPEC_PROPERTY_CASES:-100000}" \
+  cargo test --locked -q -p openbao-crds any_spec_gets_a_verdict
+run lock-properties LOCK_PROPERTY_CASES="${LOCK_PROPERTY_CASES:-100000}" \
+  cargo test --locked -q -p openbao-actors --test lock_properties
+for suite in executor_store_faults executor_store_cleanup executor_openbao_faults; do
   if [[ -f "tests/$suite.rs" ]]; then run "$suite" cargo test --locked -q --test "$suite"; fi
 done
 

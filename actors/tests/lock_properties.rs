@@ -37,11 +37,30 @@ fn at(i: usize) -> DateTime<Utc> {
     Utc.timestamp_opt(1_700_000_000 + i as i64, 0).unwrap()
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 10_000, ..ProptestConfig::default() })]
+/// 10,000 interleavings in the suite; `LOCK_PROPERTY_CASES` raises it (`scripts/reliability.sh`). Prints a
+/// reliability row from the runner's own count.
+#[test]
+fn no_two_grants_overlap() {
+    let cases = std::env::var("LOCK_PROPERTY_CASES")
+        .ok()
+        .and_then(|cases| cases.parse().ok())
+        .unwrap_or(10_000);
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases,
+        ..ProptestConfig::default()
+    });
+    let result = runner.run(&prop::collection::vec(step(), 1..60), check_interleaving);
+    println!(
+        "reliability-row: R6|random lock interleavings (acquire, release, override, stale release, restart)|{cases}|{}",
+        u8::from(result.is_err())
+    );
+    if let Err(failure) = result {
+        panic!("{failure}");
+    }
+}
 
-    #[test]
-    fn no_two_grants_overlap(steps in prop::collection::vec(step(), 1..60)) {
+fn check_interleaving(steps: Vec<Step>) -> Result<(), TestCaseError> {
+    {
         let mut lock = OperationLock::default();
         // What each holder believes it holds: (operation, epoch).
         let mut believes: [Option<(Operation, u64)>; HOLDERS] = [None; HOLDERS];
@@ -91,7 +110,10 @@ proptest! {
                     if let Some((_, epoch)) = believes[who].take() {
                         match lock.release(&format!("h{who}"), epoch) {
                             Ok(next) => lock = next,
-                            Err(_) => prop_assert!(!lock.is_current(epoch), "a current holder's release must succeed"),
+                            Err(_) => prop_assert!(
+                                !lock.is_current(epoch),
+                                "a current holder's release must succeed"
+                            ),
                         }
                     }
                 }
@@ -114,8 +136,12 @@ proptest! {
                 .collect();
             prop_assert!(current.len() <= 1, "two current holders: {current:?}");
             if let Some(&w) = current.first() {
-                prop_assert_eq!(lock.holding().map(|h| h.holder.clone()), Some(format!("h{w}")));
+                prop_assert_eq!(
+                    lock.holding().map(|h| h.holder.clone()),
+                    Some(format!("h{w}"))
+                );
             }
         }
     }
+    Ok(())
 }

@@ -51,9 +51,11 @@ prop_compose! {
         endpoint in endpoint(),
         store_endpoint in endpoint(),
         secret in "[a-z0-9-]{1,20}",
+        allow_plain_http in any::<bool>(),
     ) -> OpenBaoClusterSpec {
         let mut value = serde_json::json!({
             "version": "2.7.2",
+            "allowPlainHttp": allow_plain_http,
             "backup": {
                 "schedule": schedule,
                 "timeZone": time_zone,
@@ -77,15 +79,30 @@ prop_compose! {
     }
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(10_000))]
+/// 10,000 generated specs in the suite; `SPEC_PROPERTY_CASES` raises it (`scripts/reliability.sh`). Prints a
+/// reliability row from the runner's own count.
+#[test]
+fn any_spec_gets_a_verdict_and_an_accepted_one_can_be_scheduled() {
+    let cases = std::env::var("SPEC_PROPERTY_CASES")
+        .ok()
+        .and_then(|cases| cases.parse().ok())
+        .unwrap_or(10_000);
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig::with_cases(cases));
+    let result = runner.run(&(cluster_spec(), 0i64..4_102_444_800), |(spec, now)| {
+        check_spec(&spec, now)
+    });
+    println!(
+        "reliability-row: R4|generated OpenBaoCluster specs (cron, zones, durations, endpoints, names)|{cases}|{}",
+        u8::from(result.is_err())
+    );
+    if let Err(failure) = result {
+        panic!("{failure}");
+    }
+}
 
-    #[test]
-    fn any_spec_gets_a_verdict_and_an_accepted_one_can_be_scheduled(
-        spec in cluster_spec(),
-        now in 0i64..4_102_444_800,
-    ) {
-        match validate_cluster_spec(&spec) {
+fn check_spec(spec: &OpenBaoClusterSpec, now: i64) -> Result<(), TestCaseError> {
+    {
+        match validate_cluster_spec(spec) {
             Err(errors) => prop_assert!(!errors.is_empty()),
             Ok(None) => prop_assert!(false, "a spec with backup validated to no backup"),
             Ok(Some(config)) => {
@@ -99,4 +116,5 @@ proptest! {
             }
         }
     }
+    Ok(())
 }
