@@ -64,7 +64,7 @@ async fn status_backup_points_and_a_dry_run_restore_through_kubectl() {
         let out = openbao_ok(
             client,
             &kubeconfig,
-            &["backup", CLUSTER, "--wait", "--timeout", "3m"],
+            &["backup", CLUSTER, "--wait", "--timeout", "100s"],
         )
         .await;
         println!("{client:?} backup --wait:\n{out}");
@@ -153,6 +153,20 @@ async fn status_backup_points_and_a_dry_run_restore_through_kubectl() {
         );
     }
 
+    let all = openbao_ok(Client::Machine, &kubeconfig, &["status", "-A"]).await;
+    assert!(
+        all.starts_with("NAMESPACE   NAME")
+            && all
+                .lines()
+                .nth(1)
+                .is_some_and(|row| row.starts_with("default")),
+        "{all}"
+    );
+    let script = openbao_ok(Client::Tools, &kubeconfig, &["completion", "bash"]).await;
+    assert!(
+        script.contains("kubectl-openbao") && script.contains("points"),
+        "a bash completion script"
+    );
     let refused = openbao_fails(
         Client::Tools,
         &kubeconfig,
@@ -186,7 +200,7 @@ async fn the_lock_while_a_backup_holds_it_and_a_timeout() {
             openbao_ok(
                 Client::Tools,
                 &kubeconfig,
-                &["backup", CLUSTER, "--wait", "--timeout", "3m"],
+                &["backup", CLUSTER, "--wait", "--timeout", "100s"],
             )
             .await
         }
@@ -217,7 +231,9 @@ async fn the_lock_while_a_backup_holds_it_and_a_timeout() {
         "{timeout}"
     );
     assert!(
-        output.stdout.contains("queued (1 of 1 in status.backup.pendingTriggers"),
+        output
+            .stdout
+            .contains("queued (1 of 1 in status.backup.pendingTriggers"),
         "{}",
         output.stdout
     );
@@ -342,5 +358,10 @@ async fn failures_are_one_line_and_non_zero() {
         )
         .await;
         assert!(line.contains("cannot load the kubeconfig"), "{line}");
+        let line = openbao_fails(client, &with_crds_config, &["status", "--context", "nope"]).await;
+        assert!(
+            line.contains("cannot load the kubeconfig") && line.contains("nope"),
+            "{line}"
+        );
     }
 }

@@ -92,17 +92,12 @@ async fn look(
         .await?
         .status
         .and_then(|status| status.backup);
-    let handled = status
-        .as_ref()
-        .is_some_and(|b| b.last_handled_trigger.as_deref() == Some(token));
-    let job = if handled {
-        lookup::jobs_of(context, cluster, "backup")
-            .await?
-            .into_iter()
-            .find(|job| trigger_of(job) == Some(token))
-    } else {
-        None
-    };
+    // The Job is looked up whether or not `lastHandledTrigger` still names the token: with more triggers queued,
+    // the next one's Job may already exist when the plugin looks again.
+    let job = lookup::jobs_of(context, cluster, "backup")
+        .await?
+        .into_iter()
+        .find(|job| trigger_of(job) == Some(token));
     Ok(progress(token, status.as_ref(), job.as_ref()))
 }
 
@@ -136,15 +131,16 @@ pub struct Failed {
 
 /// Where the backup of `token` is, from the cluster's backup status and the Job carrying the token.
 ///
-/// The Job's creation time separates this backup's result from older ones: a success or failure recorded at or
-/// after it belongs to this Job (the operator records one backup at a time).
+/// While `lastHandledTrigger` names the token, the Job's creation time separates this backup's result from older
+/// ones: a success or failure recorded at or after it belongs to this Job (the operator runs and records one
+/// backup at a time). Once a later trigger's Job exists, this Job's result was recorded before it: the Job's own
+/// end tells the outcome, and the recovery point taken while it ran tells key, size and digest.
 pub fn progress(token: &str, status: Option<&BackupStatus>, job: Option<&Job>) -> Step<Finished> {
-    let Some(status) = status else {
-        return Step::Waiting("queued: the operator has not seen the trigger yet".into());
-    };
-    if status.last_handled_trigger.as_deref() != Some(token) {
-        return Step::Waiting(
-            match status.pending_triggers.iter().position(|t| t == token) {
+    let handled_last = status.is_some_and(|s| s.last_handled_trigger.as_deref() == Some(token));
+    let Some(job) = job else {
+        return Step::Waiting(match status {
+            _ if handled_last => "Job created".into(),
+            Some(status) => match status.pending_triggers.iter().position(|t| t == token) {
                 Some(index) => format!(
                     "queued ({} of {} in status.backup.pendingTriggers: a backup runs or the lock is held)",
                     index + 1,
@@ -152,45 +148,81 @@ pub fn progress(token: &str, status: Option<&BackupStatus>, job: Option<&Job>) -
                 ),
                 None => "queued: the operator has not seen the trigger yet".into(),
             },
-        );
-    }
-    let Some(job) = job else {
-        return Step::Waiting("Job created".into());
+            None => "queued: the operator has not seen the trigger yet".into(),
+        });
     };
     let job_name = job.metadata.name.clone().unwrap_or_default();
-    let created = job
-        .metadata
-        .creation_timestamp
-        .as_ref()
-        .and_then(to_chrono)
-        .or(status.last_attempt_time);
-    let ours = |time: DateTime<Utc>| created.is_none_or(|created| time >= created);
-    if let Some(failure) = status.last_failure.as_ref().filter(|f| ours(f.time)) {
-        let newer_success = status.last_success_time.is_some_and(|s| s > failure.time);
-        if !newer_success {
+    let job_status = job.status.as_ref();
+    let created = job.metadata.creation_timestamp.as_ref().and_then(to_chrono);
+    let ended = |type_: &str| {
+        job_status
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|c| c.iter().any(|c| c.type_ == type_ && c.status == "True"))
+    };
+    match status {
+        Some(status) if handled_last => {
+            let created = created.or(status.last_attempt_time);
+            let ours = |time: DateTime<Utc>| created.is_none_or(|created| time >= created);
+            if let Some(failure) = status.last_failure.as_ref().filter(|f| ours(f.time)) {
+                let newer_success = status.last_success_time.is_some_and(|s| s > failure.time);
+                if !newer_success {
+                    return Step::Done(Finished::Failed(Failed {
+                        reason: failure.reason.clone(),
+                        message: failure.message.clone(),
+                    }));
+                }
+            }
+            if status.last_success_time.is_some_and(ours) {
+                return Step::Done(Finished::Succeeded(Succeeded {
+                    key: status.last_backup_key.clone(),
+                    size: status.last_backup_size,
+                    digest: status.last_backup_digest.clone(),
+                    duration: status.last_backup_duration.clone(),
+                }));
+            }
+        }
+        Some(status) if ended("Complete") => {
+            let done = job_status
+                .and_then(|s| s.completion_time.as_ref())
+                .and_then(to_chrono);
+            let point = status
+                .recovery_points
+                .iter()
+                .filter(|p| created.is_none_or(|c| p.time >= c))
+                .filter(|p| done.is_none_or(|d| p.time <= d + chrono::Duration::seconds(1)))
+                .min_by_key(|p| p.time);
+            let started = job_status
+                .and_then(|s| s.start_time.as_ref())
+                .and_then(to_chrono);
+            // No point yet: the operator has not recorded this Job (its status lags the Job by a moment).
+            if let Some(point) = point {
+                return Step::Done(Finished::Succeeded(Succeeded {
+                    key: Some(point.key.clone()),
+                    size: Some(point.size),
+                    digest: Some(point.digest.clone()),
+                    duration: started
+                        .zip(done)
+                        .map(|(s, d)| format!("{}s", (d - s).num_seconds().max(0))),
+                }));
+            }
+        }
+        Some(_) if ended("Failed") => {
+            let condition = job_status
+                .and_then(|s| s.conditions.as_ref())
+                .and_then(|c| c.iter().find(|c| c.type_ == "Failed" && c.status == "True"));
             return Step::Done(Finished::Failed(Failed {
-                reason: failure.reason.clone(),
-                message: failure.message.clone(),
+                reason: condition
+                    .and_then(|c| c.reason.clone())
+                    .unwrap_or_else(|| "JobFailed".into()),
+                message: condition
+                    .and_then(|c| c.message.clone())
+                    .unwrap_or_else(|| format!("Job {job_name} failed")),
             }));
         }
+        _ => {}
     }
-    if status.last_success_time.is_some_and(ours) {
-        return Step::Done(Finished::Succeeded(Succeeded {
-            key: status.last_backup_key.clone(),
-            size: status.last_backup_size,
-            digest: status.last_backup_digest.clone(),
-            duration: status.last_backup_duration.clone(),
-        }));
-    }
-    let job_status = job.status.as_ref();
     let running = job_status.is_some_and(|s| s.active.unwrap_or(0) > 0 || s.start_time.is_some());
-    let ended = job_status
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|c| {
-            c.iter()
-                .any(|c| c.status == "True" && (c.type_ == "Complete" || c.type_ == "Failed"))
-        });
-    Step::Waiting(match (ended, running) {
+    Step::Waiting(match (ended("Complete") || ended("Failed"), running) {
         (true, _) => format!("Job {job_name} ended, waiting for the operator to record it"),
         (false, true) => format!("running (Job {job_name})"),
         (false, false) => format!("Job {job_name} created"),
@@ -273,6 +305,50 @@ mod tests {
             Some(Finished::Failed(Failed {
                 reason: "StorageError".into(),
                 message: "denied".into()
+            }))
+        );
+    }
+
+    #[test]
+    fn a_later_trigger_already_running_leaves_the_outcome_to_the_job_and_its_recovery_point() {
+        let later = status(
+            json!({"lastHandledTrigger": "next", "lastSuccessTime": "2026-12-03T02:00:20Z",
+            "lastBackupKey": "next.snap",
+            "recoveryPoints": [
+                {"key": "next.snap", "time": "2026-12-03T02:00:20.100Z", "size": 9, "digest": "sha256:bb", "kind": "manual"},
+                {"key": "ours.snap", "time": "2026-12-03T02:00:05.500Z", "size": 5, "digest": "sha256:aa", "kind": "manual"},
+                {"key": "old.snap", "time": "2026-12-03T01:00:00Z", "size": 1, "digest": "sha256:00", "kind": "manual"},
+            ]}),
+        );
+        let running = job("2026-12-03T02:00:00Z", json!({"active": 1}));
+        assert_eq!(
+            waiting(progress("t", Some(&later), Some(&running))),
+            "running (Job prod-backup-1)"
+        );
+        let complete = job(
+            "2026-12-03T02:00:00Z",
+            json!({
+            "startTime": "2026-12-03T02:00:01Z", "completionTime": "2026-12-03T02:00:05Z",
+            "conditions": [{"type": "Complete", "status": "True"}]}),
+        );
+        let Some(Finished::Succeeded(done)) = progress("t", Some(&later), Some(&complete)).done()
+        else {
+            panic!("succeeded");
+        };
+        assert_eq!(
+            (done.key.as_deref(), done.size, done.duration.as_deref()),
+            (Some("ours.snap"), Some(5), Some("4s"))
+        );
+        let failed = job(
+            "2026-12-03T02:00:00Z",
+            json!({
+            "conditions": [{"type": "Failed", "status": "True", "reason": "DeadlineExceeded", "message": "too slow"}]}),
+        );
+        assert_eq!(
+            progress("t", Some(&later), Some(&failed)).done(),
+            Some(Finished::Failed(Failed {
+                reason: "DeadlineExceeded".into(),
+                message: "too slow".into()
             }))
         );
     }
