@@ -3,7 +3,6 @@
 //! with its OpenBao client and object store), and `plugin`, the `kubectl openbao` plugin.
 
 pub mod cli;
-pub mod plugin;
 pub mod crdgen;
 pub mod executor;
 pub mod executor_vars;
@@ -12,4 +11,5 @@ pub mod jobs;
 pub mod metrics;
 pub mod openbao;
 pub mod operator;
+pub mod plugin;
 pub mod store;
