@@ -4,14 +4,18 @@
 //! cluster and links to a runbook section that exists, and the monitoring kustomization stays out of the default
 //! install.
 
-mod operator_support;
+// Only the promtool and monitoring helpers of tests/operator_support (no operator, no world).
+#[allow(dead_code)]
+#[path = "operator_support/monitoring.rs"]
+mod monitoring;
+#[allow(dead_code)]
+#[path = "operator_support/promtool.rs"]
+mod promtool;
 
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use operator_support::monitoring::{
-    alert_rules, dashboard_queries, monitoring_dir, promtool, rule_file,
-};
+use monitoring::{alert_rules, dashboard_queries, monitoring_dir, promtool, rule_file};
 use serde_json::Value;
 
 fn repo() -> &'static Path {
