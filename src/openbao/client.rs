@@ -234,6 +234,10 @@ impl OpenBaoClient {
             .timeout(SMALL_CALL_TIMEOUT);
         let response = self.send(WHAT, request).await?;
         if response.status().as_u16() == 403 {
+            let body = response.text().await.unwrap_or_default();
+            if token_unknown(&body) {
+                return Err(OpenBaoError::TokenInvalid);
+            }
             return Ok(TokenPolicies::NotVisible);
         }
         let lookup: LookupResponse = expect_success(WHAT, response)
@@ -294,6 +298,22 @@ struct ErrorBody {
     errors: Vec<String>,
 }
 
+/// OpenBao refuses a token it does not know (garbage, expired, revoked) with a bare `permission denied` (newer
+/// releases may say `invalid token`), and a known token that its policies do not allow with a wrapped list
+/// (`1 error occurred: * permission denied`).
+fn token_unknown(body: &str) -> bool {
+    #[derive(Deserialize)]
+    struct Errors {
+        #[serde(default)]
+        errors: Vec<String>,
+    }
+    serde_json::from_str::<Errors>(body)
+        .map(|answer| answer.errors)
+        .unwrap_or_default()
+        .iter()
+        .any(|error| error.trim() == "permission denied" || error.contains("invalid token"))
+}
+
 async fn expect_success(
     what: &'static str,
     response: reqwest::Response,
@@ -330,4 +350,20 @@ fn truncate(mut text: String, max: usize) -> String {
         text.push('…');
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::token_unknown;
+
+    #[test]
+    fn an_unknown_token_is_told_from_a_policy_refusal() {
+        // As OpenBao 2.7.2 answers `auth/token/lookup-self`.
+        assert!(token_unknown(r#"{"errors":["permission denied"]}"#));
+        assert!(token_unknown(r#"{"errors":["invalid token"]}"#));
+        assert!(!token_unknown(
+            r#"{"errors":["1 error occurred:\n\t* permission denied\n\n"]}"#
+        ));
+        assert!(!token_unknown("not json"));
+    }
 }

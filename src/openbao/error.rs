@@ -28,6 +28,9 @@ pub enum OpenBaoError {
         "the token has the root policy; give backup and restore a token or JWT role with only their policy"
     )]
     RootToken,
+    /// The token in the token file is not one OpenBao knows: garbage, expired or revoked.
+    #[error("OpenBao does not know the token (garbage, expired or revoked); give a valid token")]
+    TokenInvalid,
     #[error("{what} answered with an unexpected body")]
     Decode {
         what: &'static str,
@@ -60,6 +63,7 @@ impl Reason for OpenBaoError {
             Self::Status { .. } => "OpenBaoRequestFailed",
             Self::Decode { .. } => "OpenBaoBadResponse",
             Self::RootToken => "RootTokenRefused",
+            Self::TokenInvalid => "TokenInvalid",
         }
     }
 }

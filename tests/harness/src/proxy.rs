@@ -2,18 +2,21 @@
 //! reached OpenBao; the proxy records method and path of every request, so a test can prove that "OpenBao
 //! received no restore call". It can also answer the snapshot download with an empty 200, the way a
 //! misbehaving standby does, and present itself as the leader, so a client that follows `sys/leader` (as the
-//! executor does) keeps talking through it.
+//! executor does) keeps talking through it. For faults at an exact moment it can hold one kind of request before
+//! forwarding it, or hold the snapshot download after a number of bytes (OpenBao then blocks writing it), until
+//! the test releases it.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
 use bytes::Bytes;
+use futures::StreamExt;
 use http::{Method, Request, Response, StatusCode, Uri};
 use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Empty, Full};
+use http_body_util::{BodyExt, BodyStream, Empty, Full, StreamBody};
 use hyper::body::Incoming;
 use hyper::service::Service;
 use hyper_util::client::legacy::Client;
@@ -68,11 +71,52 @@ struct ProxyState {
     present_as_leader: AtomicBool,
     /// `http://127.0.0.1:<port>` of the proxy itself, once it listens.
     own_addr: OnceLock<String>,
+    /// Requests with this method and path wait for [`OpenBaoProxy::release`] before they are forwarded.
+    hold_request: Mutex<Option<(Method, String)>>,
+    /// The snapshot download waits for [`OpenBaoProxy::release`] once this many bytes were forwarded.
+    hold_snapshot_after: Mutex<Option<u64>>,
+    /// `true` while nothing is held.
+    open: OnceLock<tokio::sync::watch::Sender<bool>>,
+    /// Requests or downloads waiting at the gate right now.
+    held: AtomicUsize,
+    snapshot_bytes: AtomicU64,
+    snapshot_upstream_errors: AtomicUsize,
 }
 
 impl ProxyState {
     fn requests(&self) -> MutexGuard<'_, Vec<RecordedRequest>> {
         self.requests
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn gate(&self) -> &tokio::sync::watch::Sender<bool> {
+        self.open
+            .get_or_init(|| tokio::sync::watch::channel(true).0)
+    }
+
+    /// Waits until the gate is open, counted in `held` meanwhile.
+    async fn pass_gate(&self) {
+        let mut open = self.gate().subscribe();
+        if *open.borrow_and_update() {
+            return;
+        }
+        self.held.fetch_add(1, Ordering::SeqCst);
+        let _ = open.wait_for(|open| *open).await;
+        self.held.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    fn holds_request(&self, request: &RecordedRequest) -> bool {
+        let held = self
+            .hold_request
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        matches!(&*held, Some((method, path)) if *method == request.method && *path == request.path)
+    }
+
+    fn snapshot_hold(&self) -> Option<u64> {
+        *self
+            .hold_snapshot_after
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -147,6 +191,58 @@ impl OpenBaoProxy {
         self.state.present_as_leader.store(on, Ordering::SeqCst);
     }
 
+    /// Holds every `method` request to `path` (e.g. [`SNAPSHOT_PATH`]) before forwarding it, until
+    /// [`Self::release`]. [`Self::held`] tells when one arrived and waits.
+    pub fn hold_requests(&self, method: Method, path: &str) {
+        self.state.gate().send_replace(false);
+        *self
+            .state
+            .hold_request
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some((method, path.to_string()));
+    }
+
+    /// Forwards at least `bytes` of each later snapshot download, then stops reading from OpenBao (which soon
+    /// blocks writing) until [`Self::release`].
+    pub fn hold_snapshot_after(&self, bytes: u64) {
+        self.state.gate().send_replace(false);
+        *self
+            .state
+            .hold_snapshot_after
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(bytes);
+    }
+
+    /// Lets everything held continue and holds nothing more.
+    pub fn release(&self) {
+        *self
+            .state
+            .hold_request
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
+        *self
+            .state
+            .hold_snapshot_after
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = None;
+        self.state.gate().send_replace(true);
+    }
+
+    /// Requests and downloads waiting to be released right now.
+    pub fn held(&self) -> usize {
+        self.state.held.load(Ordering::SeqCst)
+    }
+
+    /// Snapshot bytes passed on to the client, over all downloads.
+    pub fn snapshot_bytes_forwarded(&self) -> u64 {
+        self.state.snapshot_bytes.load(Ordering::SeqCst)
+    }
+
+    /// Snapshot downloads whose body failed on the OpenBao side (e.g. the node died while sending it).
+    pub fn snapshot_upstream_errors(&self) -> usize {
+        self.state.snapshot_upstream_errors.load(Ordering::SeqCst)
+    }
+
     /// Stops the proxy; the port refuses connections afterwards.
     pub fn stop(&mut self) {
         self.server.stop();
@@ -179,6 +275,8 @@ impl Service<Request<Incoming>> for ProxyService {
         let rewrite_leader = self.state.present_as_leader.load(Ordering::SeqCst)
             && recorded.method == Method::GET
             && recorded.path == LEADER_PATH;
+        let hold_request = self.state.holds_request(&recorded);
+        let snapshot_download = recorded.method == Method::GET && recorded.path == SNAPSHOT_PATH;
         self.state.requests().push(recorded);
         if fake_empty_snapshot {
             return Box::pin(async {
@@ -202,7 +300,11 @@ impl Service<Request<Incoming>> for ProxyService {
             .get()
             .cloned()
             .filter(|_| rewrite_leader);
+        let state = Arc::clone(&self.state);
         Box::pin(async move {
+            if hold_request {
+                state.pass_gate().await;
+            }
             let uri = match Uri::builder()
                 .scheme("http")
                 .authority(&*authority)
@@ -222,6 +324,10 @@ impl Service<Request<Incoming>> for ProxyService {
             match client.request(request).await {
                 Ok(response) => match own_addr {
                     Some(own_addr) => Ok(leader_named(response, &authority, &own_addr).await),
+                    None if snapshot_download => {
+                        let hold = state.snapshot_hold();
+                        Ok(response.map(|body| watched_snapshot(body, state, hold)))
+                    }
                     None => Ok(response.map(BodyExt::boxed)),
                 },
                 Err(err) => Ok(plain_response(
@@ -232,6 +338,31 @@ impl Service<Request<Incoming>> for ProxyService {
             }
         })
     }
+}
+
+/// The snapshot body as OpenBao sends it, counted, and held at the gate once `hold` bytes were forwarded.
+fn watched_snapshot(body: Incoming, state: Arc<ProxyState>, hold: Option<u64>) -> ProxyBody {
+    let frames = futures::stream::unfold(
+        (BodyStream::new(body), state, 0u64),
+        move |(mut body, state, forwarded)| async move {
+            if hold.is_some_and(|bytes| forwarded >= bytes) {
+                state.pass_gate().await;
+            }
+            let frame = body.next().await?;
+            let len = match &frame {
+                Ok(frame) => frame.data_ref().map_or(0, Bytes::len) as u64,
+                Err(_) => {
+                    state
+                        .snapshot_upstream_errors
+                        .fetch_add(1, Ordering::SeqCst);
+                    0
+                }
+            };
+            state.snapshot_bytes.fetch_add(len, Ordering::SeqCst);
+            Some((frame, (body, state, forwarded + len)))
+        },
+    );
+    BodyExt::boxed(StreamBody::new(frames))
 }
 
 /// The `sys/leader` answer with the upstream node's address replaced by the proxy's.
