@@ -419,6 +419,35 @@ async fn refused_sources_fail_with_a_reason_before_any_lock_or_destructive_call(
         vec![],
         "no restore call reached OpenBao"
     );
+    // Executor Pods are confined: DNS, the OpenBao endpoint's port and the store's port, no ingress.
+    let policy = kube::Api::<k8s_openapi::api::networking::v1::NetworkPolicy>::namespaced(
+        world.client.clone(),
+        "default",
+    )
+    .get(&format!("{CLUSTER}-executor"))
+    .await
+    .expect("the executor NetworkPolicy");
+    let ports: Vec<String> = serde_json::to_value(&policy.spec).unwrap()["egress"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|rule| rule["ports"].as_array().cloned().unwrap_or_default())
+        .map(|port| port["port"].to_string())
+        .collect();
+    for port in [
+        "53".to_string(),
+        proxy.addr().rsplit(':').next().unwrap().to_string(),
+        world
+            .store
+            .endpoint()
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .trim_end_matches('/')
+            .to_string(),
+    ] {
+        assert!(ports.contains(&port), "egress port {port} in {ports:?}");
+    }
     let plain_http = world.events_with_reason("PlainHttpEndpoint").await;
     assert!(
         plain_http

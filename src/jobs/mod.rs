@@ -11,6 +11,7 @@ mod executor_env;
 mod executor_job;
 mod file_inputs;
 mod metadata;
+mod network_policy;
 mod restore_job;
 mod security;
 mod service_account;
@@ -25,6 +26,7 @@ pub use metadata::{
     OPERATION_LABEL, TRIGGER_ANNOTATION, backup_service_account_name, managed_by_selector,
     operation_label, operation_of_label,
 };
+pub use network_policy::{executor_network_policy, executor_network_policy_name};
 pub use restore_job::{RESTORE_LABEL, restore_job, restore_service_account_name};
 pub use service_account::{backup_service_account, restore_service_account};
 

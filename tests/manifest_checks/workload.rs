@@ -196,13 +196,21 @@ fn metrics_service_and_network_policy_select_the_operator_pod_and_port() {
         .collect();
     assert_eq!(policy_types, ["Egress", "Ingress"].into());
 
-    // Ingress: only the metrics port, whoever the source.
+    // Ingress: only the metrics port, and only from a namespace selector (the monitoring namespace).
     let ingress = policy_spec.ingress.as_deref().unwrap_or_default();
     assert!(
         !ingress.is_empty(),
         "an Ingress policy without rules would also block metrics"
     );
     for rule in ingress {
+        let sources = rule.from.as_deref().unwrap_or_default();
+        assert!(
+            !sources.is_empty()
+                && sources
+                    .iter()
+                    .all(|peer| peer.namespace_selector.is_some() && peer.ip_block.is_none()),
+            "the metrics port is open to a namespace selector only: {sources:?}"
+        );
         let ports = rule
             .ports
             .as_deref()

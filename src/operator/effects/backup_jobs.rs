@@ -17,8 +17,9 @@ use openbao_crds::{OpenBaoCluster, OpenBaoClusterStatus};
 use serde_json::json;
 
 use super::api_error::ApiFailure;
+use super::network_policy::ensure_network_policy;
 use super::{FIELD_MANAGER, patch_params};
-use crate::jobs::{JobSettings, backup_job, backup_service_account};
+use crate::jobs::{JobSettings, backup_job, backup_service_account, executor_network_policy};
 
 /// Job creations in progress at once. A built Job is ~30 KB in memory; when a thousand clusters fire in the same
 /// minute, building each only once it may be sent keeps that burst out of the operator's peak memory (measured:
@@ -86,6 +87,15 @@ impl KubeBackupJobs {
             return Ok(());
         }
         create_or_annotate(&self.client, &namespace, &name, wanted).await?;
+        let policy = executor_network_policy(
+            cluster,
+            &[cluster.spec.backup.as_ref().map(|backup| &backup.target)],
+        )
+        .map_err(|error| EffectError::Build {
+            context: "cannot build the executor NetworkPolicy".into(),
+            source: Arc::new(error),
+        })?;
+        ensure_network_policy(&self.client, policy).await?;
         self.ensured().insert(
             key,
             Ensured {
@@ -330,6 +340,7 @@ mod tests {
         const SA_PATH: &str = "/api/v1/namespaces/ns/serviceaccounts";
         const CLUSTER_PATH: &str = "/apis/openbao.org/v1alpha1/namespaces/ns/openbaoclusters/prod";
         const JOBS_PATH: &str = "/apis/batch/v1/namespaces/ns/jobs";
+        const POLICIES_PATH: &str = "/apis/networking.k8s.io/v1/namespaces/ns/networkpolicies";
 
         fn cluster_with_lock(epoch: i64) -> Value {
             json!({
@@ -370,6 +381,12 @@ mod tests {
                     201,
                     json!({"metadata": {"name": "prod-backup"}}),
                 ),
+                exchange(
+                    "POST",
+                    POLICIES_PATH,
+                    201,
+                    json!({"metadata": {"name": "prod-executor"}}),
+                ),
                 exchange("GET", CLUSTER_PATH, 200, cluster_with_lock(7)),
                 exchange("POST", JOBS_PATH, 409, status_body(409, "AlreadyExists")),
                 // The second Job of the same cluster: no ServiceAccount round trip.
@@ -386,6 +403,12 @@ mod tests {
                     SA_PATH,
                     201,
                     json!({"metadata": {"name": "prod-backup"}}),
+                ),
+                exchange(
+                    "POST",
+                    POLICIES_PATH,
+                    201,
+                    json!({"metadata": {"name": "prod-executor"}}),
                 ),
                 exchange("GET", CLUSTER_PATH, 200, cluster_with_lock(7)),
                 exchange(
@@ -415,9 +438,11 @@ mod tests {
             assert_eq!(third, JobCreation::Created);
             let seen = server.await.unwrap();
             assert_eq!(
-                seen[2].body["metadata"]["annotations"]["openbao.org/lock-epoch"],
+                seen[3].body["metadata"]["annotations"]["openbao.org/lock-epoch"],
                 "7"
             );
+            let egress = &seen[1].body["spec"]["egress"];
+            assert_eq!(egress[0]["ports"][0]["port"], 53, "DNS first: {egress}");
         }
 
         #[tokio::test]
@@ -454,6 +479,12 @@ mod tests {
                     201,
                     json!({"metadata": {"name": "prod-backup"}}),
                 ),
+                exchange(
+                    "POST",
+                    POLICIES_PATH,
+                    201,
+                    json!({"metadata": {"name": "prod-executor"}}),
+                ),
                 exchange("GET", CLUSTER_PATH, 200, cluster_with_lock(8)),
             ]);
             let error = jobs(client)
@@ -463,7 +494,7 @@ mod tests {
             assert!(matches!(error, EffectError::Fenced(_)), "{error}");
             assert_eq!(
                 server.await.unwrap().len(),
-                2,
+                3,
                 "no Job request after the fence"
             );
         }

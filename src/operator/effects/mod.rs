@@ -9,6 +9,7 @@ mod job_reader;
 mod lock_store;
 #[cfg(test)]
 mod mock_api;
+mod network_policy;
 mod restore_effects;
 mod restore_reader;
 mod status_writer;

@@ -24,8 +24,9 @@ use serde_json::json;
 use super::api_error::ApiFailure;
 use super::backup_jobs::create_or_annotate;
 use super::events::note;
+use super::network_policy::ensure_network_policy;
 use super::{FIELD_MANAGER, patch_params};
-use crate::jobs::{JobSettings, restore_job, restore_service_account};
+use crate::jobs::{JobSettings, executor_network_policy, restore_job, restore_service_account};
 
 /// The requests of a cluster, read from the OpenBaoRestore watch cache.
 pub struct CachedRestoreRequests {
@@ -256,6 +257,10 @@ impl RestoreJobs for KubeRestoreJobs {
             let namespace = built.metadata.namespace.clone().unwrap_or_default();
             let account_name = account.metadata.name.clone().unwrap_or_default();
             create_or_annotate(&self.client, &namespace, &account_name, account).await?;
+            let backup_target = cluster.spec.backup.as_ref().map(|backup| &backup.target);
+            let policy =
+                executor_network_policy(cluster, &[backup_target, target]).map_err(build_error)?;
+            ensure_network_policy(&self.client, policy).await?;
             if let RestoreJobKind::Restore { epoch, .. } = &job.kind {
                 self.check_fence(cluster, request, *epoch).await?;
             }
