@@ -50,7 +50,7 @@ echo "seed $seed (replay with OPERATOR_E2E_SEED=$seed)"
 echo
 echo "| row | loop | count | violations |"
 echo "|---|---|---|---|"
-grep -h '^reliability-row: ' "$logs"/*.log | sed 's/^reliability-row: //' | sort |
+grep -ho 'reliability-row: .*' "$logs"/*.log | sed 's/^reliability-row: //' | sort |
   awk -F'|' '{ printf "| %s | %s | %s | %s |\n", $1, $2, $3, $4 }'
 if ((${#failed[@]})); then
   echo

@@ -222,8 +222,14 @@ impl Leadership {
                     }
                 }
             };
-            self.set_leading(*election.leading.borrow());
+            let leading = *election.leading.borrow_and_update();
+            self.set_leading(leading);
             tracing::info!(identity = %lease.identity, lease = %lease.name, "competing for leadership");
+            // The manager may hold the Lease before its first change is seen (a restarted replica whose identity
+            // still holds it): lead now, or no later change would ever start the actors.
+            if leading {
+                self.lead().await;
+            }
             loop {
                 tokio::select! {
                     _ = shutdown.changed() => {
