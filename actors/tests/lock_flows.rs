@@ -84,7 +84,13 @@ async fn lock_writes_retry_after_conflicts_and_never_grant_without_a_write() {
     fake.update(|w| w.conflicts_to_inject = 2);
     let calls_before = fake.world().persist_calls;
     let reply = acquire(&supervisor, Operation::Upgrade, "upgrade/2.8.0").await;
-    assert_eq!(reply, LockReply::Granted { epoch: 1, preempted: None });
+    assert_eq!(
+        reply,
+        LockReply::Granted {
+            epoch: 1,
+            preempted: None
+        }
+    );
     {
         let world = fake.world();
         assert_eq!(
@@ -151,7 +157,10 @@ async fn a_restarted_supervisor_adopts_the_persisted_lock_and_releases_it_when_t
     );
     assert_eq!(
         acquire(&supervisor, Operation::Upgrade, "upgrade/2.8.0").await,
-        LockReply::Granted { epoch: 4, preempted: None },
+        LockReply::Granted {
+            epoch: 4,
+            preempted: None
+        },
         "the adopted epoch is never handed out again"
     );
     supervisor.stop(None);
@@ -171,7 +180,10 @@ async fn a_restarted_supervisor_adopts_the_persisted_lock_and_releases_it_when_t
     let restarted = fake.start_supervisor(cluster(true, None, None)).await;
     assert_eq!(
         acquire(&restarted, Operation::Backup, "backup/next").await,
-        LockReply::Granted { epoch: 5, preempted: None },
+        LockReply::Granted {
+            epoch: 5,
+            preempted: None
+        },
         "epochs keep increasing across restarts while the lock is free"
     );
     restarted.stop(None);

@@ -54,6 +54,19 @@ pub struct BackupTarget {
 }
 
 impl BackupTarget {
+    /// The endpoint of whichever provider block is set (`None`: the provider's public API).
+    pub fn endpoint(&self) -> Option<&str> {
+        self.s3
+            .as_ref()
+            .and_then(|s3| s3.endpoint.as_deref())
+            .or_else(|| self.gcs.as_ref().and_then(|gcs| gcs.endpoint.as_deref()))
+            .or_else(|| {
+                self.azure
+                    .as_ref()
+                    .and_then(|azure| azure.endpoint.as_deref())
+            })
+    }
+
     /// A target with only provider and bucket set.
     pub fn new(provider: StorageProvider, bucket: impl Into<String>) -> Self {
         Self {

@@ -31,20 +31,8 @@ fn port_of(endpoint: &str) -> Option<i32> {
 }
 
 fn store_ports(target: Option<&BackupTarget>) -> BTreeSet<i32> {
-    let endpoint = target.and_then(|target| {
-        target
-            .s3
-            .as_ref()
-            .and_then(|s3| s3.endpoint.as_deref())
-            .or_else(|| target.gcs.as_ref().and_then(|gcs| gcs.endpoint.as_deref()))
-            .or_else(|| {
-                target
-                    .azure
-                    .as_ref()
-                    .and_then(|azure| azure.endpoint.as_deref())
-            })
-    });
     // Without an endpoint the provider's public HTTPS API is used.
+    let endpoint = target.and_then(BackupTarget::endpoint);
     BTreeSet::from([endpoint.and_then(port_of).unwrap_or(HTTPS_PORT)])
 }
 

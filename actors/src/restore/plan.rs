@@ -81,7 +81,7 @@ pub fn admit(cluster: &OpenBaoCluster, request: &OpenBaoRestore) -> Result<(), R
         .source
         .target
         .as_ref()
-        .and_then(target_endpoint)
+        .and_then(BackupTarget::endpoint)
         .filter(|endpoint| is_plain_http(endpoint) && !cluster.spec.allow_plain_http)
     {
         return Err(Refusal {
@@ -114,20 +114,6 @@ pub fn admit(cluster: &OpenBaoCluster, request: &OpenBaoRestore) -> Result<(), R
         }
     }
     Ok(())
-}
-
-fn target_endpoint(target: &BackupTarget) -> Option<&str> {
-    target
-        .s3
-        .as_ref()
-        .and_then(|s3| s3.endpoint.as_deref())
-        .or_else(|| target.gcs.as_ref().and_then(|gcs| gcs.endpoint.as_deref()))
-        .or_else(|| {
-            target
-                .azure
-                .as_ref()
-                .and_then(|azure| azure.endpoint.as_deref())
-        })
 }
 
 /// Where the request reads from: its own `source.target`, or the cluster's backup target.

@@ -19,15 +19,7 @@ pub fn plain_http_endpoints(spec: &crate::OpenBaoClusterSpec) -> Vec<String> {
     let target = spec.backup.as_ref().map(|backup| &backup.target);
     [
         spec.endpoint.as_deref(),
-        target
-            .and_then(|t| t.s3.as_ref())
-            .and_then(|s3| s3.endpoint.as_deref()),
-        target
-            .and_then(|t| t.gcs.as_ref())
-            .and_then(|gcs| gcs.endpoint.as_deref()),
-        target
-            .and_then(|t| t.azure.as_ref())
-            .and_then(|azure| azure.endpoint.as_deref()),
+        target.and_then(crate::BackupTarget::endpoint),
     ]
     .into_iter()
     .flatten()

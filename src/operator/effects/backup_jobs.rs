@@ -108,6 +108,27 @@ impl KubeBackupJobs {
     }
 }
 
+/// Creates `job`; one that exists under its deterministic name is the same work (`AlreadyExisted`).
+pub(super) async fn create_job(
+    client: &kube::Client,
+    job: &Job,
+) -> Result<JobCreation, EffectError> {
+    let namespace = job.metadata.namespace.clone().unwrap_or_default();
+    let name = job.metadata.name.clone().unwrap_or_default();
+    let api: Api<Job> = Api::namespaced(client.clone(), &namespace);
+    let params = PostParams {
+        field_manager: Some(FIELD_MANAGER.to_string()),
+        ..PostParams::default()
+    };
+    match api.create(&params, job).await {
+        Ok(_) => Ok(JobCreation::Created),
+        Err(error) => match ApiFailure::from(error) {
+            ApiFailure::AlreadyExists => Ok(JobCreation::AlreadyExisted),
+            other => Err(other.into_effect_error(format!("cannot create Job {namespace}/{name}"))),
+        },
+    }
+}
+
 /// Creates `wanted`, or brings the annotations of the one that exists in line, if the operator made it for the
 /// same cluster; one made by anyone else is refused ([`EffectError::NotOwned`]).
 pub(super) async fn create_or_annotate(
@@ -236,22 +257,7 @@ impl BackupJobs for KubeBackupJobs {
             })?;
             self.ensure_service_account(cluster).await?;
             self.check_fence(cluster, request).await?;
-            let namespace = job.metadata.namespace.clone().unwrap_or_default();
-            let api: Api<Job> = Api::namespaced(self.client.clone(), &namespace);
-            let params = PostParams {
-                field_manager: Some(FIELD_MANAGER.to_string()),
-                ..PostParams::default()
-            };
-            match api.create(&params, &job).await {
-                Ok(_) => Ok(JobCreation::Created),
-                Err(error) => match ApiFailure::from(error) {
-                    ApiFailure::AlreadyExists => Ok(JobCreation::AlreadyExisted),
-                    other => Err(other.into_effect_error(format!(
-                        "cannot create Job {namespace}/{}",
-                        request.job_name
-                    ))),
-                },
-            }
+            create_job(&self.client, &job).await
         })
     }
 

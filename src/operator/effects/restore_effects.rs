@@ -5,8 +5,7 @@
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use k8s_openapi::api::batch::v1::Job;
-use kube::api::{Patch, PostParams};
+use kube::api::Patch;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::Store;
 use kube::{Api, Resource};
@@ -22,10 +21,10 @@ use openbao_crds::{OpenBaoCluster, OpenBaoRestore, OpenBaoRestoreStatus, Operati
 use serde_json::json;
 
 use super::api_error::ApiFailure;
-use super::backup_jobs::create_or_annotate;
+use super::backup_jobs::{create_job, create_or_annotate};
 use super::events::note;
 use super::network_policy::ensure_network_policy;
-use super::{FIELD_MANAGER, patch_params};
+use super::patch_params;
 use crate::jobs::{JobSettings, executor_network_policy, restore_job, restore_service_account};
 
 /// The requests of a cluster, read from the OpenBaoRestore watch cache.
@@ -264,21 +263,7 @@ impl RestoreJobs for KubeRestoreJobs {
             if let RestoreJobKind::Restore { epoch, .. } = &job.kind {
                 self.check_fence(cluster, request, *epoch).await?;
             }
-            let api: Api<Job> = Api::namespaced(self.client.clone(), &namespace);
-            let params = PostParams {
-                field_manager: Some(FIELD_MANAGER.to_string()),
-                ..PostParams::default()
-            };
-            match api.create(&params, &built).await {
-                Ok(_) => Ok(JobCreation::Created),
-                Err(error) => match ApiFailure::from(error) {
-                    ApiFailure::AlreadyExists => Ok(JobCreation::AlreadyExisted),
-                    other => Err(other.into_effect_error(format!(
-                        "cannot create Job {namespace}/{}",
-                        job.job_name
-                    ))),
-                },
-            }
+            create_job(&self.client, &built).await
         })
     }
 }
