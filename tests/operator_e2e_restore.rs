@@ -691,12 +691,8 @@ async fn restores_wait_for_backups_preempt_them_only_with_override_and_backups_w
         "{overrides:?}"
     );
     let completed_at = overridden_status.completion_time.expect("completion time");
-    let backup_before = world.status().await.unwrap().backup.unwrap();
-    assert_ne!(
-        backup_before.last_handled_trigger.as_deref(),
-        Some("during-restore"),
-        "the manual backup waited for the restore"
-    );
+    // The queued manual backup may start the moment the restore released the lock; its Job's creation time
+    // (checked below) shows it waited.
     world.gate.open();
     backed_up(&world, &operator, "during-restore").await;
     let job = world

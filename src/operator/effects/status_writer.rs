@@ -53,6 +53,19 @@ impl KubeStatusWriter {
     }
 }
 
+/// Whether `ours` is older than what `current` shows: a later attempt, success or failure was recorded by
+/// someone else. The backup actor is the only writer of `status.backup`, so only a deposed leader's actor (frozen,
+/// then woken before it noticed) holds such a copy; writing it would take status backwards.
+pub fn is_stale(ours: &BackupStatus, current: Option<&BackupStatus>) -> bool {
+    let Some(current) = current else {
+        return false;
+    };
+    let failure_time = |status: &BackupStatus| status.last_failure.as_ref().map(|f| f.time);
+    current.last_attempt_time > ours.last_attempt_time
+        || current.last_success_time > ours.last_success_time
+        || failure_time(current) > failure_time(ours)
+}
+
 /// The status patch for `current`, or `None` when it already shows `backup` and `conditions`.
 pub fn backup_status_patch(
     current: &OpenBaoCluster,
@@ -61,6 +74,13 @@ pub fn backup_status_patch(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Option<Value> {
     let status = current.status.clone().unwrap_or_default();
+    if is_stale(backup, status.backup.as_ref()) {
+        tracing::warn!(
+            cluster = current.metadata.name.as_deref().unwrap_or_default(),
+            "not writing an older status.backup over a newer one (this replica is no longer the leader)"
+        );
+        return None;
+    }
     let merged = merge_conditions(
         &status.conditions,
         conditions,
@@ -241,6 +261,40 @@ mod tests {
             "metadata": {"name": "c", "namespace": "ns", "resourceVersion": resource_version, "generation": 1},
             "spec": {"version": "2.7.2"},
         })
+    }
+
+    #[test]
+    fn an_older_copy_of_status_backup_is_never_written_over_a_newer_one() {
+        let at = |minute| Some(Utc.with_ymd_and_hms(2026, 3, 1, 12, minute, 0).unwrap());
+        let newer = BackupStatus {
+            last_attempt_time: at(5),
+            last_success_time: at(5),
+            ..BackupStatus::default()
+        };
+        let older = BackupStatus {
+            last_attempt_time: at(1),
+            last_success_time: at(1),
+            ..BackupStatus::default()
+        };
+        assert!(is_stale(&older, Some(&newer)));
+        assert!(!is_stale(&newer, Some(&older)));
+        assert!(
+            !is_stale(&newer, Some(&newer)),
+            "the same copy is not stale"
+        );
+        assert!(!is_stale(&older, None));
+        let mut current: OpenBaoCluster = serde_json::from_value(json!({
+            "apiVersion": "openbao.org/v1alpha1", "kind": "OpenBaoCluster",
+            "metadata": {"name": "c", "namespace": "ns", "resourceVersion": "3"},
+            "spec": {"version": "2.7.2"},
+        }))
+        .unwrap();
+        current.status = Some(openbao_crds::OpenBaoClusterStatus {
+            backup: Some(newer.clone()),
+            ..Default::default()
+        });
+        let now = Utc.with_ymd_and_hms(2026, 3, 1, 12, 6, 0).unwrap();
+        assert_eq!(backup_status_patch(&current, &older, &[], now), None);
     }
 
     fn failures(count: i32) -> BackupStatus {
