@@ -651,11 +651,7 @@ async fn operator_killed_at_random_points_of_backups_never_duplicates_and_conver
     // trigger would have to be a second accepted create (a repeat under the same name is refused with 409 and
     // adopted); a Job created and then deleted would not show in the list above, but shows here.
     let creates = world.sim.requests_matching(Verb::Create, "jobs");
-    let mut accepted: BTreeMap<String, usize> = BTreeMap::new();
-    for create in creates.iter().filter(|create| create.status == 201) {
-        let name = create.name.clone().expect("a created Job's name");
-        *accepted.entry(name).or_default() += 1;
-    }
+    let accepted = world.accepted_job_creates();
     let refused: Vec<u16> = creates
         .iter()
         .map(|create| create.status)

@@ -252,13 +252,7 @@ async fn a_frozen_leader_that_wakes_after_losing_its_lease_changes_nothing() {
     let mut sorted = seen.clone();
     sorted.sort();
     assert_eq!(seen, sorted, "status went backwards: {seen:?}");
-    let creates = world.sim.requests_matching(kube_sim::Verb::Create, "jobs");
-    let mut accepted: BTreeMap<String, usize> = BTreeMap::new();
-    for create in creates.iter().filter(|create| create.status == 201) {
-        *accepted
-            .entry(create.name.clone().expect("a name"))
-            .or_default() += 1;
-    }
+    let accepted = world.accepted_job_creates();
     let jobs = world.backup_jobs().await;
     let mut per_trigger: BTreeMap<String, usize> = BTreeMap::new();
     for job in &jobs {

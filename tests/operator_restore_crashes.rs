@@ -138,12 +138,7 @@ async fn operator_killed_at_random_points_of_restores_never_restores_twice() {
     // Counted where it happens: every Job create the simulator answered. A second restore for one request would
     // be a second accepted create of its Job (a repeat under the same name is refused with 409).
     let creates = world.sim.requests_matching(Verb::Create, "jobs");
-    let mut accepted: BTreeMap<String, usize> = BTreeMap::new();
-    for create in creates.iter().filter(|create| create.status == 201) {
-        *accepted
-            .entry(create.name.clone().expect("a created Job's name"))
-            .or_default() += 1;
-    }
+    let accepted = world.accepted_job_creates();
     let refused: Vec<u16> = creates
         .iter()
         .map(|create| create.status)

@@ -258,6 +258,23 @@ impl World {
             .unwrap_or_default()
     }
 
+    /// Accepted (201) Job creates per Job name, from the simulator's log of every write it answered: a second
+    /// create under one name would be a 409 and leave nothing behind, so duplicates are counted here.
+    pub fn accepted_job_creates(&self) -> std::collections::BTreeMap<String, usize> {
+        let mut accepted = std::collections::BTreeMap::new();
+        for create in self
+            .sim
+            .requests_matching(kube_sim::Verb::Create, "jobs")
+            .iter()
+            .filter(|create| create.status == 201)
+        {
+            *accepted
+                .entry(create.name.clone().expect("a created Job's name"))
+                .or_default() += 1;
+        }
+        accepted
+    }
+
     pub async fn events(&self) -> Vec<Event> {
         Api::<Event>::namespaced(self.client.clone(), NAMESPACE)
             .list(&ListParams::default())
