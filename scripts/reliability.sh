@@ -41,6 +41,8 @@ run spec-properties SPEC_PROPERTY_CASES="${SPEC_PROPERTY_CASES:-100000}" \
   cargo test --locked -q -p openbao-crds any_spec_gets_a_verdict
 run lock-properties LOCK_PROPERTY_CASES="${LOCK_PROPERTY_CASES:-100000}" \
   cargo test --locked -q -p openbao-actors --test lock_properties
+run corrupted-snapshots CORRUPT_SNAPSHOT_CASES="${CORRUPT_SNAPSHOT_CASES:-300}" \
+  cargo test --locked -q --test executor_corrupted_snapshots
 for suite in executor_store_faults executor_store_cleanup executor_openbao_faults; do
   if [[ -f "tests/$suite.rs" ]]; then run "$suite" cargo test --locked -q --test "$suite"; fi
 done

@@ -273,7 +273,9 @@ impl Leadership {
         if self.slot.is_running() {
             return;
         }
+        tracing::debug!("leading: waiting for the watch caches");
         self.caches.synced().await;
+        tracing::debug!("leading: starting the cluster manager");
         let args = ManagerArgs {
             effects: self.effects.clone(),
             children: self.children.clone(),

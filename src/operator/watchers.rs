@@ -17,6 +17,7 @@ use openbao_actors::effects::{JobObservation, JobState};
 use openbao_actors::manager::ManagerMsg;
 use openbao_crds::{OpenBaoCluster, OpenBaoRestore, Operation};
 use serde::de::DeserializeOwned;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::effects::{JobReader, KubeRestoreWriter};
@@ -32,15 +33,50 @@ pub struct Caches {
     pub restores: Store<OpenBaoRestore>,
     pub jobs: Store<Job>,
     pub stateful_sets: Store<StatefulSet>,
+    synced: watch::Receiver<bool>,
 }
 
 impl Caches {
-    /// Resolves when every cache has listed once.
+    /// The caches, and the task that marks them synced once every one has listed.
+    ///
+    /// A `Store`'s readiness wakes only the task that polled it last (it is a oneshot underneath), so two tasks
+    /// awaiting it together can leave one asleep for good: a restarted replica that led at once hung that way in
+    /// the readiness probe's shadow. One task awaits the stores; everyone else waits on this channel.
+    fn new(
+        clusters: Store<OpenBaoCluster>,
+        restores: Store<OpenBaoRestore>,
+        jobs: Store<Job>,
+        stateful_sets: Store<StatefulSet>,
+    ) -> (Self, JoinHandle<()>) {
+        let (mark, synced) = watch::channel(false);
+        let stores = (
+            clusters.clone(),
+            restores.clone(),
+            jobs.clone(),
+            stateful_sets.clone(),
+        );
+        let task = tokio::spawn(async move {
+            let (clusters, restores, jobs, stateful_sets) = stores;
+            let ready = clusters.wait_until_ready().await.is_ok()
+                && restores.wait_until_ready().await.is_ok()
+                && jobs.wait_until_ready().await.is_ok()
+                && stateful_sets.wait_until_ready().await.is_ok();
+            let _ = mark.send(ready);
+        });
+        let caches = Self {
+            clusters,
+            restores,
+            jobs,
+            stateful_sets,
+            synced,
+        };
+        (caches, task)
+    }
+
+    /// Resolves when every cache has listed once (`false` if a cache stopped before that). Any number of tasks
+    /// may wait at once.
     pub async fn synced(&self) -> bool {
-        self.clusters.wait_until_ready().await.is_ok()
-            && self.restores.wait_until_ready().await.is_ok()
-            && self.jobs.wait_until_ready().await.is_ok()
-            && self.stateful_sets.wait_until_ready().await.is_ok()
+        self.synced.clone().wait_for(|synced| *synced).await.is_ok()
     }
 }
 
@@ -159,7 +195,9 @@ pub fn start(
     );
 
     let reader = JobReader::new(client.clone());
+    let (caches, sync_task) = Caches::new(clusters.clone(), restores, jobs, stateful_sets);
     let tasks = vec![
+        sync_task,
         tokio::spawn(route_clusters(cluster_events, slot.clone(), metrics)),
         tokio::spawn(route_jobs(job_events, slot.clone(), reader, job_operations)),
         tokio::spawn(orphan_restores::route(
@@ -170,15 +208,7 @@ pub fn start(
         )),
         tokio::spawn(drain(sts_events)),
     ];
-    (
-        Caches {
-            clusters,
-            restores,
-            jobs,
-            stateful_sets,
-        },
-        tasks,
-    )
+    (caches, tasks)
 }
 
 /// Keeps a cache-only reflector running (its consumers read the store).
@@ -276,6 +306,48 @@ mod tests {
     use super::*;
     use k8s_openapi::api::batch::v1::{JobSpec, JobStatus};
     use k8s_openapi::apimachinery::pkg::apis::meta::v1::ManagedFieldsEntry;
+
+    /// The readiness probe and a replica that leads at once wait for the caches together; both must wake.
+    #[tokio::test(flavor = "current_thread")]
+    async fn every_task_waiting_for_the_caches_wakes_when_they_sync() {
+        let (clusters, mut cluster_writer) = reflector::store::<OpenBaoCluster>();
+        let (restores, mut restore_writer) = reflector::store::<OpenBaoRestore>();
+        let (jobs, mut job_writer) = reflector::store::<Job>();
+        let (stateful_sets, mut sts_writer) = reflector::store::<StatefulSet>();
+        let (caches, _sync) = Caches::new(clusters, restores, jobs, stateful_sets);
+        let waiters: Vec<_> = (0..3)
+            .map(|_| {
+                let caches = caches.clone();
+                tokio::spawn(async move { caches.synced().await })
+            })
+            .collect();
+        // Every waiter (and the sync task) is parked on the first cache before any cache lists.
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        cluster_writer.apply_watcher_event(&Event::InitDone);
+        restore_writer.apply_watcher_event(&Event::InitDone);
+        job_writer.apply_watcher_event(&Event::InitDone);
+        sts_writer.apply_watcher_event(&Event::InitDone);
+        for waiter in waiters {
+            let synced = tokio::time::timeout(std::time::Duration::from_secs(10), waiter)
+                .await
+                .expect("a waiter was never woken")
+                .unwrap();
+            assert!(synced);
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_cache_that_stops_before_listing_is_never_synced() {
+        let (clusters, cluster_writer) = reflector::store::<OpenBaoCluster>();
+        let (restores, _restore_writer) = reflector::store::<OpenBaoRestore>();
+        let (jobs, _job_writer) = reflector::store::<Job>();
+        let (stateful_sets, _sts_writer) = reflector::store::<StatefulSet>();
+        let (caches, _sync) = Caches::new(clusters, restores, jobs, stateful_sets);
+        drop(cluster_writer);
+        assert!(!caches.synced().await);
+    }
 
     #[test]
     fn cached_jobs_keep_labels_and_status_but_not_the_pod_template() {
