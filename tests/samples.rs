@@ -386,6 +386,20 @@ fn malformed_max_age_is_rejected() {
     );
 }
 
+/// `..` would climb out of the folder the operator's keys and retention are confined to.
+#[test]
+fn path_prefix_with_a_dot_segment_is_rejected() {
+    for prefix in ["prod/../other", "..", "prod/.", ".hidden/x"] {
+        assert_rejected(
+            "cluster-s3-jwt.yaml",
+            |object| set(object, "/spec/backup/target/pathPrefix", json!(prefix)),
+            ViolationOrigin::Schema,
+            "spec.backup.target.pathPrefix",
+            "does not match",
+        );
+    }
+}
+
 #[test]
 fn path_prefix_with_a_leading_slash_is_rejected() {
     assert_rejected(

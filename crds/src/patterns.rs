@@ -22,8 +22,9 @@ pub const HTTP_URL: &str = r"^https?://[^\s/]+(/\S*)?$";
 /// Covers S3, GCS and Azure naming rules; each provider narrows it further.
 pub const BUCKET: &str = r"^[a-z0-9][a-z0-9._-]*[a-z0-9]$";
 
-/// Object-key segments separated by single `/`, with no leading or trailing `/`.
-pub const PATH_SEGMENTS: &str = r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$";
+/// Object-key segments separated by single `/`, with no leading or trailing `/`; no segment starts with `.`, so
+/// none is `.` or `..`.
+pub const PATH_SEGMENTS: &str = r"^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)*$";
 
 /// A retention age: whole numbers with units `w`, `d`, `h`, `m`, `s`, largest first, each at most once, e.g. `30d`,
 /// `12h`, `1d12h`. The operator's duration parser accepts the same language and also refuses zero.

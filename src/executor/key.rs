@@ -15,11 +15,14 @@ pub struct ClusterPrefix(String);
 impl ClusterPrefix {
     pub fn new(path_prefix: Option<&str>, namespace: &str, cluster: &str) -> Self {
         let mut prefix = String::new();
-        if let Some(path_prefix) = path_prefix
-            .map(|p| p.trim_matches('/'))
-            .filter(|p| !p.is_empty())
+        // `a//b/` and `a/b` name the same folder; an empty segment would make keys that stores and
+        // `snapshot_key_problem` treat differently.
+        for segment in path_prefix
+            .into_iter()
+            .flat_map(|p| p.split('/'))
+            .filter(|s| !s.is_empty())
         {
-            prefix.push_str(path_prefix);
+            prefix.push_str(segment);
             prefix.push('/');
         }
         prefix.push_str(namespace);
@@ -61,14 +64,17 @@ pub fn snapshot_key_problem(key: &str) -> Option<&'static str> {
     if key.starts_with('/') {
         return Some("starts with '/'");
     }
-    if key.chars().any(char::is_control) {
-        return Some("holds control characters");
-    }
-    key.split('/').find_map(|segment| match segment {
+    key.split('/').find_map(segment_problem)
+}
+
+/// Why `segment` cannot be one folder or file name of a key, if it cannot.
+pub fn segment_problem(segment: &str) -> Option<&'static str> {
+    match segment {
         "" => Some("has an empty path segment"),
         "." | ".." => Some("has a '.' or '..' path segment"),
+        _ if segment.chars().any(char::is_control) => Some("holds control characters"),
         _ => None,
-    })
+    }
 }
 
 pub fn manifest_key(snapshot_key: &str) -> String {

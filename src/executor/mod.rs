@@ -10,6 +10,8 @@ mod download;
 pub mod key;
 mod leader;
 pub mod manifest;
+#[cfg(test)]
+mod properties;
 mod prune;
 pub mod report;
 mod restore;

@@ -12,7 +12,7 @@ use openbao_crds::{BackupKind, RetentionPolicy, StorageProvider};
 pub use env::Env;
 use env::{read_file, read_secret};
 
-use super::key::{ClusterPrefix, snapshot_key_problem};
+use super::key::{ClusterPrefix, segment_problem, snapshot_key_problem};
 use super::retention::RetentionRules;
 use super::stage::Reason;
 use super::verifier::SnapshotDigest;
@@ -251,6 +251,9 @@ fn common(env: &Env) -> Result<CommonConfig, ConfigError> {
         if value.contains('/') {
             return Err(ConfigError::invalid(field, "must not contain '/'"));
         }
+        if let Some(problem) = segment_problem(value) {
+            return Err(ConfigError::invalid(field, format!("{value:?} {problem}")));
+        }
     }
     let openbao_address = env.required(vars::EXECUTOR_OPENBAO_ADDR)?;
     let openbao_tls = TlsSettings {
@@ -262,6 +265,18 @@ fn common(env: &Env) -> Result<CommonConfig, ConfigError> {
     };
     let store = store(env)?;
     let path_prefix = env.optional(vars::EXECUTOR_STORE_PATH_PREFIX);
+    // Empty segments collapse (`ClusterPrefix::new`); `..` or control characters would leave the folder.
+    if let Some(problem) = path_prefix
+        .iter()
+        .flat_map(|p| p.split('/'))
+        .filter(|s| !s.is_empty())
+        .find_map(segment_problem)
+    {
+        return Err(ConfigError::invalid(
+            vars::EXECUTOR_STORE_PATH_PREFIX,
+            format!("{:?} {problem}", path_prefix.unwrap_or_default()),
+        ));
+    }
     let prefix = ClusterPrefix::new(path_prefix.as_deref(), &namespace, &cluster);
     Ok(CommonConfig {
         namespace,
