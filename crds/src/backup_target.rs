@@ -53,6 +53,22 @@ pub struct BackupTarget {
     pub ca_secret_ref: Option<CaBundleSecretRef>,
 }
 
+/// `<pathPrefix>/<namespace>/<cluster>/`, the folder that holds one cluster's recovery points: where the executor
+/// writes them, where retention and `latest` look, and where a restore without `force` may read. Empty prefix
+/// segments collapse (`a//b/` is `a/b`), so operator and executor agree on every prefix.
+pub fn cluster_folder(path_prefix: Option<&str>, namespace: &str, cluster: &str) -> String {
+    let mut folder = String::new();
+    for segment in path_prefix
+        .into_iter()
+        .flat_map(|prefix| prefix.split('/'))
+        .filter(|segment| !segment.is_empty())
+    {
+        folder.push_str(segment);
+        folder.push('/');
+    }
+    format!("{folder}{namespace}/{cluster}/")
+}
+
 impl BackupTarget {
     /// The endpoint of whichever provider block is set (`None`: the provider's public API).
     pub fn endpoint(&self) -> Option<&str> {

@@ -27,6 +27,7 @@ pub use auth::{AuthMethod, AuthSpec, JwtAuth, TokenSecretRef};
 pub use backup::{BackupSpec, ExecutorSpec};
 pub use backup_target::{
     AzureOptions, BackupTarget, GcsOptions, S3Options, StorageProvider, WorkloadIdentity,
+    cluster_folder,
 };
 pub use cluster::{
     BACKUP_KIND_LABEL, OpenBaoCluster, OpenBaoClusterSpec, TRIGGER_BACKUP_ANNOTATION, TlsSpec,

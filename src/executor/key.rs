@@ -14,22 +14,11 @@ pub struct ClusterPrefix(String);
 
 impl ClusterPrefix {
     pub fn new(path_prefix: Option<&str>, namespace: &str, cluster: &str) -> Self {
-        let mut prefix = String::new();
-        // `a//b/` and `a/b` name the same folder; an empty segment would make keys that stores and
-        // `snapshot_key_problem` treat differently.
-        for segment in path_prefix
-            .into_iter()
-            .flat_map(|p| p.split('/'))
-            .filter(|s| !s.is_empty())
-        {
-            prefix.push_str(segment);
-            prefix.push('/');
-        }
-        prefix.push_str(namespace);
-        prefix.push('/');
-        prefix.push_str(cluster);
-        prefix.push('/');
-        Self(prefix)
+        Self(openbao_crds::cluster_folder(
+            path_prefix,
+            namespace,
+            cluster,
+        ))
     }
 
     pub fn as_str(&self) -> &str {

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use openbao_crds::executor_report::{ExecutorReport, ReportOutcome};
 use openbao_crds::validation::is_plain_http;
-use openbao_crds::{BackupTarget, OpenBaoCluster, OpenBaoRestore, RestorePhase, SnapshotInfo};
+use openbao_crds::{
+    BackupTarget, OpenBaoCluster, OpenBaoRestore, RestorePhase, SnapshotInfo, cluster_folder,
+};
 
 use crate::effects::JobState;
 
@@ -127,19 +129,6 @@ pub fn source_target<'a>(
         .target
         .as_ref()
         .or_else(|| cluster.spec.backup.as_ref().map(|backup| &backup.target))
-}
-
-/// `<pathPrefix>/<namespace>/<cluster>/`, the folder the executor writes a cluster's snapshots to.
-pub fn cluster_folder(path_prefix: Option<&str>, namespace: &str, cluster: &str) -> String {
-    let mut folder = String::new();
-    if let Some(prefix) = path_prefix
-        .map(|p| p.trim_matches('/'))
-        .filter(|p| !p.is_empty())
-    {
-        folder.push_str(prefix);
-        folder.push('/');
-    }
-    format!("{folder}{namespace}/{cluster}/")
 }
 
 /// What a finished preflight Job means.
@@ -340,3 +329,7 @@ pub fn elapsed_since(
 #[cfg(test)]
 #[path = "plan_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "spec_properties.rs"]
+mod spec_properties;
