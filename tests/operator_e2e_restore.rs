@@ -9,6 +9,7 @@ use std::time::Duration;
 use openbao_crds::{OpenBaoRestore, OpenBaoRestoreStatus, RestorePhase};
 use openbao_test_harness::OpenBaoProxy;
 use operator_support::kubectl::{kubectl, parse_table};
+use operator_support::leaks;
 use operator_support::world::{BackupSettings, CLUSTER, World, WorldOptions, job_finished};
 use operator_support::{Operator, eventually, wait_ready};
 use serde_json::{Value, json};
@@ -478,6 +479,20 @@ async fn refused_sources_fail_with_a_reason_before_any_lock_or_destructive_call(
     assert_eq!(
         elsewhere_jobs, 0,
         "a key outside the folder is refused before any Job"
+    );
+
+    // Every failure above wrote messages somewhere a person reads; none holds a token the executors were issued
+    // (seen by the proxy), the root token or the store key.
+    let issued = proxy.issued_tokens();
+    assert!(
+        issued.len() >= 2,
+        "the backup and the dry run logged in through the proxy ({} tokens)",
+        issued.len()
+    );
+    let (texts, bytes) = leaks::assert_no_secret_leaked(&world, &issued).await;
+    assert!(
+        texts >= 8 && bytes > 10_000,
+        "the sweep read the logs and objects ({texts} texts, {bytes} bytes)"
     );
 }
 

@@ -245,24 +245,7 @@ impl ExecutorEnv {
     }
 }
 
-/// OpenBao service, batch and recovery tokens are `s.`/`b.`/`r.` followed by 24 or more letters and digits (the
-/// root token of 2.7.2 has 24); the executor obtains one at login that the test never sees, so scan for the shape.
-pub fn find_openbao_token(text: &str) -> Option<&str> {
-    const MIN_BODY: usize = 24;
-    let bytes = text.as_bytes();
-    (0..bytes.len().saturating_sub(1)).find_map(|i| {
-        let starts_word = i == 0 || !bytes[i - 1].is_ascii_alphanumeric();
-        let prefix = matches!(bytes[i], b's' | b'b' | b'r') && bytes[i + 1] == b'.';
-        if !(starts_word && prefix) {
-            return None;
-        }
-        let body = bytes[i + 2..]
-            .iter()
-            .take_while(|b| b.is_ascii_alphanumeric())
-            .count();
-        (body >= MIN_BODY).then(|| &text[i..i + 2 + body])
-    })
-}
+pub use openbao_test_harness::leaks::find_openbao_token;
 
 /// Configures JWT auth on `cluster` and returns a signer plus setup.
 pub async fn jwt_auth(cluster: &OpenBaoCluster) -> (TestJwtSigner, JwtAuthSetup) {

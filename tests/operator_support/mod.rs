@@ -4,6 +4,7 @@
 
 pub mod gate;
 pub mod kubectl;
+pub mod leaks;
 pub mod monitoring;
 pub mod operator_process;
 pub mod promtool;

@@ -17,6 +17,7 @@
 
 mod background;
 pub mod kubectl;
+pub mod leaks;
 pub mod openbao;
 pub mod operator;
 pub mod ports;

@@ -4,7 +4,8 @@
 //! misbehaving standby does, and present itself as the leader, so a client that follows `sys/leader` (as the
 //! executor does) keeps talking through it. For faults at an exact moment it can hold one kind of request before
 //! forwarding it, or hold the snapshot download after a number of bytes (OpenBao then blocks writing it), until
-//! the test releases it.
+//! the test releases it. It also keeps every token OpenBao hands out through it (`auth.client_token` of login and
+//! token-create answers), so a leak scan can look for the exact values, not only their shape.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -81,6 +82,7 @@ struct ProxyState {
     held: AtomicUsize,
     snapshot_bytes: AtomicU64,
     snapshot_upstream_errors: AtomicUsize,
+    issued_tokens: Mutex<Vec<String>>,
 }
 
 impl ProxyState {
@@ -239,6 +241,15 @@ impl OpenBaoProxy {
     }
 
     /// Snapshot downloads whose body failed on the OpenBao side (e.g. the node died while sending it).
+    /// Every token OpenBao issued through the proxy so far (login and token-create answers).
+    pub fn issued_tokens(&self) -> Vec<String> {
+        self.state
+            .issued_tokens
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
     pub fn snapshot_upstream_errors(&self) -> usize {
         self.state.snapshot_upstream_errors.load(Ordering::SeqCst)
     }
@@ -277,6 +288,7 @@ impl Service<Request<Incoming>> for ProxyService {
             && recorded.path == LEADER_PATH;
         let hold_request = self.state.holds_request(&recorded);
         let snapshot_download = recorded.method == Method::GET && recorded.path == SNAPSHOT_PATH;
+        let issues_tokens = recorded.path.starts_with("/v1/auth/");
         self.state.requests().push(recorded);
         if fake_empty_snapshot {
             return Box::pin(async {
@@ -328,6 +340,7 @@ impl Service<Request<Incoming>> for ProxyService {
                         let hold = state.snapshot_hold();
                         Ok(response.map(|body| watched_snapshot(body, state, hold)))
                     }
+                    None if issues_tokens => Ok(tokens_noted(response, &state).await),
                     None => Ok(response.map(BodyExt::boxed)),
                 },
                 Err(err) => Ok(plain_response(
@@ -363,6 +376,32 @@ fn watched_snapshot(body: Incoming, state: Arc<ProxyState>, hold: Option<u64>) -
         },
     );
     BodyExt::boxed(StreamBody::new(frames))
+}
+
+/// An `auth/...` answer passed on unchanged, its `auth.client_token` noted.
+async fn tokens_noted(response: Response<Incoming>, state: &ProxyState) -> Response<ProxyBody> {
+    let status = response.status();
+    let body = match response.into_body().collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(err) => {
+            return plain_response(
+                StatusCode::BAD_GATEWAY,
+                "text/plain",
+                format!("proxy: {err}"),
+            );
+        }
+    };
+    if let Some(token) = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|answer| answer["auth"]["client_token"].as_str().map(str::to_owned))
+    {
+        state
+            .issued_tokens
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(token);
+    }
+    plain_response(status, "application/json", body)
 }
 
 /// The `sys/leader` answer with the upstream node's address replaced by the proxy's.
