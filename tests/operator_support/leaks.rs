@@ -23,13 +23,13 @@ fn files_under(dir: &Path, out: &mut Vec<(String, String)>) {
         let path = entry.path();
         if path.is_dir() {
             files_under(&path, out);
-        } else if path.extension().is_some_and(|ext| ext == "log") {
-            if let Ok(bytes) = std::fs::read(&path) {
-                out.push((
-                    path.display().to_string(),
-                    String::from_utf8_lossy(&bytes).into_owned(),
-                ));
-            }
+        } else if path.extension().is_some_and(|ext| ext == "log")
+            && let Ok(bytes) = std::fs::read(&path)
+        {
+            out.push((
+                path.display().to_string(),
+                String::from_utf8_lossy(&bytes).into_owned(),
+            ));
         }
     }
 }
