@@ -398,3 +398,51 @@ async fn another_clusters_snapshot_is_refused_without_force_before_any_restore_c
     );
     assert!(proxy.requests().is_empty(), "{:?}", proxy.requests());
 }
+
+/// `sys/leader` naming a host outside the cluster (here a second node address under the name `localhost`, which
+/// neither the endpoint `127.0.0.1`, a Service of the namespace nor `EXECUTOR_OPENBAO_LEADER_HOSTS` names) is
+/// refused before the token goes there; listing the host admits it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_outside_the_cluster_never_gets_the_token() {
+    let cluster = OpenBaoCluster::start(1, OpenBaoOptions::default())
+        .await
+        .expect("cluster");
+    let store = TestStore::start(StoreProvider::S3).await.unwrap();
+    let entry = OpenBaoProxy::start(&cluster.node_addr(0)).unwrap();
+    let elsewhere = OpenBaoProxy::start(&cluster.node_addr(0)).unwrap();
+    let port = elsewhere.addr().rsplit(':').next().unwrap().to_string();
+    let named = format!("http://localhost:{port}");
+    entry.name_leader_as(Some(&named));
+
+    let mut backup = ExecutorEnv::new(&entry.addr(), &store);
+    backup.with_token(&token_for(&cluster, BACKUP_POLICY_NAME, BACKUP_POLICY).await);
+    let refused = backup.run(&["backup"]).await;
+    refused.assert_failed_at("leader", 4);
+    assert_eq!(refused.reason(), "LeaderAddressForbidden");
+    assert!(
+        refused.report_text.contains("spec.leaderHosts"),
+        "the message says how to admit the host: {}",
+        refused.report_text
+    );
+    assert_eq!(
+        elsewhere.requests(),
+        vec![],
+        "nothing, the token least of all, went to the outside host"
+    );
+    assert!(
+        entry.requests().iter().all(|r| r.path == "/v1/sys/leader"),
+        "only the leader lookup reached the entry node: {:?}",
+        entry.requests()
+    );
+
+    backup.set(
+        "EXECUTOR_OPENBAO_LEADER_HOSTS",
+        "openbao-0.example, localhost",
+    );
+    backup.run(&["backup"]).await.assert_success();
+    assert!(
+        elsewhere.count(&Method::GET, SNAPSHOT_PATH) == 1,
+        "the listed host served the snapshot: {:?}",
+        elsewhere.requests()
+    );
+}

@@ -97,6 +97,13 @@ pub struct OpenBaoClusterSpec {
     /// Default `false`: an `http://` endpoint is refused.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub allow_plain_http: bool,
+    /// Where executors may follow `sys/leader` besides the endpoint's own host and the Service names of this
+    /// namespace (`*.<namespace>.svc`): they send their OpenBao token there next. Host names, `*.domain`
+    /// wildcards, IP addresses or CIDR networks, e.g. `10.244.0.0/16` when OpenBao advertises Pod IPs as its
+    /// `api_addr`. A leader anywhere else fails the Job with reason `LeaderAddressForbidden`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32), inner(length(min = 1, max = 253)))]
+    pub leader_hosts: Vec<String>,
     /// Snapshots to object storage. Unset: no backups.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<BackupSpec>,
@@ -116,6 +123,7 @@ impl OpenBaoClusterSpec {
             endpoint: None,
             tls: None,
             allow_plain_http: false,
+            leader_hosts: Vec::new(),
             backup: None,
             upgrade: None,
         }

@@ -6,6 +6,7 @@
 //! [`FieldReason`], ready to become a condition.
 
 mod endpoints;
+pub mod leader_hosts;
 #[cfg(test)]
 mod properties;
 mod secret_names;
@@ -58,6 +59,17 @@ pub fn validate_cluster_spec(
             spec.allow_plain_http,
             &mut errors,
         );
+    }
+    for (index, entry) in spec.leader_hosts.iter().enumerate() {
+        let problem = leader_hosts::HostRule::parse(entry)
+            .and_then(|rule| rule.forbidden().map_or(Ok(()), Err));
+        if let Err(problem) = problem {
+            errors.push(FieldError::new(
+                format!("spec.leaderHosts[{index}]"),
+                FieldReason::ForbiddenEndpoint,
+                format!("{problem}; executors send their OpenBao token to the leader they follow"),
+            ));
+        }
     }
     let backup = spec
         .backup

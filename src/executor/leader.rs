@@ -2,6 +2,7 @@
 //! active (a standby may answer a snapshot request with an empty 200), then authenticate there.
 
 use super::config::{AuthConfig, CommonConfig};
+use super::leader_scope::LeaderScope;
 use super::stage::{AtStage, Failure, Reason, Stage};
 use crate::openbao::{HealthBody, LeaderBody, NodeState, OpenBaoClient, OpenBaoError};
 
@@ -85,6 +86,17 @@ pub async fn find_leader(common: &CommonConfig) -> Result<Leader, Failure> {
     let client = if address == entry.address() {
         entry
     } else {
+        LeaderScope::new(entry.address(), &common.namespace, &common.leader_hosts)
+            .resolve()
+            .await
+            .check(&address)
+            .map_err(|why| {
+                LeaderError::ForbiddenAddress {
+                    entry: entry.address().to_owned(),
+                    why,
+                }
+                .at(Stage::Leader)
+            })?;
         OpenBaoClient::connect(&address, &common.openbao_tls)
             .await
             .map_err(at_connect)?

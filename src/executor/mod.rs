@@ -9,6 +9,7 @@ pub mod config;
 mod download;
 pub mod key;
 mod leader;
+mod leader_scope;
 pub mod manifest;
 #[cfg(test)]
 mod properties;

@@ -192,6 +192,18 @@ fn variable_value(name: &'static str, files: &Files) -> BoxedStrategy<String> {
         ]
         .boxed(),
         "EXECUTOR_NAMESPACE" | "EXECUTOR_CLUSTER" => segment().boxed(),
+        "EXECUTOR_OPENBAO_LEADER_HOSTS" => proptest::collection::vec(
+            prop_oneof![
+                "[a-z0-9.-]{1,20}",
+                "\\*\\.[a-z0-9.-]{0,20}",
+                "[0-9]{1,3}(\\.[0-9]{1,3}){3}(/[0-9]{1,2})?",
+                "[0-9a-f:]{2,20}(/[0-9]{1,3})?",
+                Just("169.254.169.254".to_string()),
+            ],
+            0..4,
+        )
+        .prop_map(|entries| entries.join(","))
+        .boxed(),
         "EXECUTOR_STORE_PATH_PREFIX" => proptest::collection::vec(segment(), 0..5)
             .prop_map(|segments| segments.join("/"))
             .boxed(),
@@ -206,6 +218,7 @@ const VARIABLES: &[&str] = &[
     "EXECUTOR_OPENBAO_ADDR",
     "EXECUTOR_OPENBAO_CA_FILE",
     "EXECUTOR_OPENBAO_TLS_SERVER_NAME",
+    "EXECUTOR_OPENBAO_LEADER_HOSTS",
     "EXECUTOR_AUTH_TOKEN_FILE",
     "EXECUTOR_AUTH_JWT_FILE",
     "EXECUTOR_AUTH_JWT_ROLE",

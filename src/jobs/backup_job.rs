@@ -28,16 +28,8 @@ pub fn backup_job(
         .backup
         .as_ref()
         .ok_or(JobBuildError::BackupNotConfigured)?;
-    let endpoint = cluster
-        .endpoint()
-        .ok_or(JobBuildError::MissingMetadata("name"))?;
-    let tls_server_name = cluster
-        .spec
-        .tls
-        .as_ref()
-        .and_then(|tls| tls.server_name.as_deref());
     let files = FileInputs::for_backup(cluster, backup, settings.jwt_expiration_seconds)?;
-    let env = backup_env(&identity, endpoint, tls_server_name, backup, request)?;
+    let env = backup_env(cluster, &identity, backup, request)?;
     let executor = backup.executor.as_ref();
     let image = executor
         .and_then(|executor| executor.image.clone())

@@ -4,29 +4,51 @@
 use crate::executor_vars as vars;
 use k8s_openapi::api::core::v1::EnvVar;
 use openbao_actors::backup::effects::BackupJobRequest;
-use openbao_crds::{BackupSpec, BackupTarget, StorageProvider};
+use openbao_crds::{BackupSpec, BackupTarget, OpenBaoCluster, StorageProvider};
 
 use super::file_inputs::env;
 use super::metadata::ClusterIdentity;
 use super::{JobBuildError, REPORT_PATH};
 
-pub fn backup_env(
+/// Which cluster, where its OpenBao answers and where the report goes: the same for every executor Job.
+pub fn cluster_env(
+    cluster: &OpenBaoCluster,
     identity: &ClusterIdentity<'_>,
-    endpoint: String,
-    tls_server_name: Option<&str>,
-    backup: &BackupSpec,
-    request: &BackupJobRequest,
 ) -> Result<Vec<EnvVar>, JobBuildError> {
+    let endpoint = cluster
+        .endpoint()
+        .ok_or(JobBuildError::MissingMetadata("name"))?;
     let mut vars = vec![
         env(vars::EXECUTOR_NAMESPACE, identity.namespace),
         env(vars::EXECUTOR_CLUSTER, identity.name),
-        env(vars::EXECUTOR_KIND, request.kind.as_str()),
         env(vars::EXECUTOR_OPENBAO_ADDR, endpoint),
         env(vars::EXECUTOR_REPORT_PATH, REPORT_PATH),
     ];
-    if let Some(server_name) = tls_server_name {
+    if let Some(server_name) = cluster
+        .spec
+        .tls
+        .as_ref()
+        .and_then(|tls| tls.server_name.as_deref())
+    {
         vars.push(env(vars::EXECUTOR_OPENBAO_TLS_SERVER_NAME, server_name));
     }
+    if !cluster.spec.leader_hosts.is_empty() {
+        vars.push(env(
+            vars::EXECUTOR_OPENBAO_LEADER_HOSTS,
+            cluster.spec.leader_hosts.join(","),
+        ));
+    }
+    Ok(vars)
+}
+
+pub fn backup_env(
+    cluster: &OpenBaoCluster,
+    identity: &ClusterIdentity<'_>,
+    backup: &BackupSpec,
+    request: &BackupJobRequest,
+) -> Result<Vec<EnvVar>, JobBuildError> {
+    let mut vars = cluster_env(cluster, identity)?;
+    vars.push(env(vars::EXECUTOR_KIND, request.kind.as_str()));
     if let Some(jwt) = &backup.auth.jwt {
         vars.push(env(vars::EXECUTOR_AUTH_JWT_MOUNT, &jwt.mount_path));
         vars.push(env(vars::EXECUTOR_AUTH_JWT_ROLE, &jwt.role));

@@ -10,11 +10,11 @@ use kube::Resource;
 use openbao_actors::restore::effects::{RestoreJobKind, RestoreJobRequest};
 use openbao_crds::{OpenBaoCluster, OpenBaoRestore, Operation};
 
-use super::executor_env::store_env;
+use super::executor_env::{cluster_env, store_env};
 use super::executor_job::{ExecutorAction, ExecutorJobSpec, executor_job};
 use super::file_inputs::{FileInputs, env};
 use super::metadata::{ClusterIdentity, EPOCH_ANNOTATION, OPERATION_LABEL, operation_label};
-use super::{JobBuildError, JobSettings, REPORT_PATH};
+use super::{JobBuildError, JobSettings};
 use crate::executor_vars as vars;
 
 /// The label naming the request a restore Job belongs to.
@@ -66,29 +66,13 @@ pub fn restore_job(
         .as_ref()
         .or_else(|| cluster.spec.backup.as_ref().map(|backup| &backup.target))
         .ok_or(JobBuildError::BackupNotConfigured)?;
-    let endpoint = cluster
-        .endpoint()
-        .ok_or(JobBuildError::MissingMetadata("name"))?;
     let backup = cluster.spec.backup.as_ref();
     let executor = backup.and_then(|backup| backup.executor.as_ref());
     let image = executor
         .and_then(|executor| executor.image.clone())
         .unwrap_or_else(|| settings.executor_image.clone());
 
-    let mut environment = vec![
-        env(vars::EXECUTOR_NAMESPACE, identity.namespace),
-        env(vars::EXECUTOR_CLUSTER, identity.name),
-        env(vars::EXECUTOR_OPENBAO_ADDR, endpoint),
-        env(vars::EXECUTOR_REPORT_PATH, REPORT_PATH),
-    ];
-    if let Some(server_name) = cluster
-        .spec
-        .tls
-        .as_ref()
-        .and_then(|tls| tls.server_name.as_deref())
-    {
-        environment.push(env(vars::EXECUTOR_OPENBAO_TLS_SERVER_NAME, server_name));
-    }
+    let mut environment = cluster_env(cluster, &identity)?;
     if let Some(jwt) = &spec.auth.jwt {
         environment.push(env(vars::EXECUTOR_AUTH_JWT_MOUNT, &jwt.mount_path));
         environment.push(env(vars::EXECUTOR_AUTH_JWT_ROLE, &jwt.role));

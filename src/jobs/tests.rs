@@ -19,6 +19,7 @@ metadata: {name: prod, namespace: security, uid: 0b0e6f6c-1111-4b9a-9c1e-0000000
 spec:
   version: 2.4.1
   endpoint: https://openbao.security.svc:8200
+  leaderHosts: [10.244.0.0/16, "*.openbao-internal.security.svc"]
   tls:
     caSecretRef: {name: openbao-server-tls, key: ca.crt}
     serverName: openbao.internal
@@ -174,14 +175,16 @@ spec:
           value: security
         - name: EXECUTOR_CLUSTER
           value: prod
-        - name: EXECUTOR_KIND
-          value: scheduled
         - name: EXECUTOR_OPENBAO_ADDR
           value: https://openbao.security.svc:8200
         - name: EXECUTOR_REPORT_PATH
           value: /dev/termination-log
         - name: EXECUTOR_OPENBAO_TLS_SERVER_NAME
           value: openbao.internal
+        - name: EXECUTOR_OPENBAO_LEADER_HOSTS
+          value: 10.244.0.0/16,*.openbao-internal.security.svc
+        - name: EXECUTOR_KIND
+          value: scheduled
         - name: EXECUTOR_AUTH_JWT_MOUNT
           value: jwt
         - name: EXECUTOR_AUTH_JWT_ROLE
@@ -404,6 +407,7 @@ const PLAIN_SETTINGS: &[&str] = &[
     "EXECUTOR_OPENBAO_ADDR",
     "EXECUTOR_REPORT_PATH",
     "EXECUTOR_OPENBAO_TLS_SERVER_NAME",
+    "EXECUTOR_OPENBAO_LEADER_HOSTS",
     "EXECUTOR_AUTH_JWT_MOUNT",
     "EXECUTOR_AUTH_JWT_ROLE",
     "EXECUTOR_STORE_PROVIDER",

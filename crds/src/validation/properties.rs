@@ -52,10 +52,17 @@ prop_compose! {
         store_endpoint in endpoint(),
         secret in "[a-z0-9-]{1,20}",
         allow_plain_http in any::<bool>(),
+        leader_hosts in proptest::collection::vec(prop_oneof![
+            "[a-z0-9.*-]{0,20}",
+            "[0-9]{1,3}(\\.[0-9]{1,3}){3}(/[0-9]{1,3})?",
+            "[0-9a-f:]{2,20}(/[0-9]{1,3})?",
+            ".{0,12}",
+        ], 0..3),
     ) -> OpenBaoClusterSpec {
         let mut value = serde_json::json!({
             "version": "2.7.2",
             "allowPlainHttp": allow_plain_http,
+            "leaderHosts": leader_hosts,
             "backup": {
                 "schedule": schedule,
                 "timeZone": time_zone,

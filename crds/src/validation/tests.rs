@@ -557,3 +557,27 @@ fn plain_http_endpoints_are_accepted_with_the_opt_in_and_listed_for_the_warning(
     );
     assert!(crate::validation::plain_http_endpoints(&https).is_empty());
 }
+
+#[test]
+fn leader_hosts_are_host_rules_that_spare_the_metadata_service() {
+    let mut spec = cluster_spec("version: 2.7.2");
+    spec.leader_hosts = vec![
+        "10.244.0.0/16".into(),
+        "*.openbao-internal.security.svc".into(),
+        "openbao-0".into(),
+    ];
+    assert!(validate_cluster_spec(&spec).is_ok());
+    spec.leader_hosts = vec![
+        "10.244.0.0/16".into(),
+        "169.254.0.0/16".into(),
+        "not a host".into(),
+    ];
+    let errors = validate_cluster_spec(&spec).unwrap_err();
+    let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(fields, ["spec.leaderHosts[1]", "spec.leaderHosts[2]"]);
+    assert!(
+        errors
+            .iter()
+            .all(|e| e.reason == FieldReason::ForbiddenEndpoint)
+    );
+}

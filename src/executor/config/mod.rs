@@ -7,6 +7,7 @@ use crate::executor_vars as vars;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use openbao_crds::validation::leader_hosts::HostRule;
 use openbao_crds::{BackupKind, RetentionPolicy, StorageProvider};
 
 pub use env::Env;
@@ -82,6 +83,8 @@ pub struct CommonConfig {
     pub cluster: String,
     pub openbao_address: String,
     pub openbao_tls: TlsSettings,
+    /// Where `sys/leader` may send the executor besides the endpoint's host and this namespace's Services.
+    pub leader_hosts: Vec<HostRule>,
     pub auth: AuthConfig,
     pub store: StoreSettings,
     pub prefix: ClusterPrefix,
@@ -283,11 +286,30 @@ fn common(env: &Env) -> Result<CommonConfig, ConfigError> {
         cluster,
         openbao_address,
         openbao_tls,
+        leader_hosts: leader_hosts(env)?,
         auth: auth(env)?,
         store,
         prefix,
         report_path: report_path(env),
     })
+}
+
+/// `EXECUTOR_OPENBAO_LEADER_HOSTS`: comma-separated `spec.leaderHosts` entries.
+fn leader_hosts(env: &Env) -> Result<Vec<HostRule>, ConfigError> {
+    let Some(list) = env.optional(vars::EXECUTOR_OPENBAO_LEADER_HOSTS) else {
+        return Ok(Vec::new());
+    };
+    list.split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            HostRule::parse(entry)
+                .and_then(|rule| rule.forbidden().map_or(Ok(rule), Err))
+                .map_err(|problem| {
+                    ConfigError::invalid(vars::EXECUTOR_OPENBAO_LEADER_HOSTS, problem)
+                })
+        })
+        .collect()
 }
 
 fn auth(env: &Env) -> Result<AuthConfig, ConfigError> {

@@ -70,6 +70,8 @@ struct ProxyState {
     requests: Mutex<Vec<RecordedRequest>>,
     empty_snapshot: AtomicBool,
     present_as_leader: AtomicBool,
+    /// When set, `sys/leader` answers name this address (whatever it is) instead of the upstream node.
+    leader_named_as: Mutex<Option<String>>,
     /// `http://127.0.0.1:<port>` of the proxy itself, once it listens.
     own_addr: OnceLock<String>,
     /// Requests with this method and path wait for [`OpenBaoProxy::release`] before they are forwarded.
@@ -193,6 +195,16 @@ impl OpenBaoProxy {
         self.state.present_as_leader.store(on, Ordering::SeqCst);
     }
 
+    /// `sys/leader` answers name `address` as the leader (e.g. the same node under another host name), to see
+    /// where a client follows them; `None` stops it.
+    pub fn name_leader_as(&self, address: Option<&str>) {
+        *self
+            .state
+            .leader_named_as
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = address.map(str::to_owned);
+    }
+
     /// Holds every `method` request to `path` (e.g. [`SNAPSHOT_PATH`]) before forwarding it, until
     /// [`Self::release`]. [`Self::held`] tells when one arrived and waits.
     pub fn hold_requests(&self, method: Method, path: &str) {
@@ -289,6 +301,7 @@ impl Service<Request<Incoming>> for ProxyService {
         let hold_request = self.state.holds_request(&recorded);
         let snapshot_download = recorded.method == Method::GET && recorded.path == SNAPSHOT_PATH;
         let issues_tokens = recorded.path.starts_with("/v1/auth/");
+        let leader_request = recorded.method == Method::GET && recorded.path == LEADER_PATH;
         self.state.requests().push(recorded);
         if fake_empty_snapshot {
             return Box::pin(async {
@@ -306,12 +319,20 @@ impl Service<Request<Incoming>> for ProxyService {
             .to_string();
         let client = self.client.clone();
         let authority = Arc::clone(&self.upstream_authority);
-        let own_addr = self
+        let named_as = self
             .state
-            .own_addr
-            .get()
-            .cloned()
-            .filter(|_| rewrite_leader);
+            .leader_named_as
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+            .filter(|_| leader_request);
+        let own_addr = named_as.or_else(|| {
+            self.state
+                .own_addr
+                .get()
+                .cloned()
+                .filter(|_| rewrite_leader)
+        });
         let state = Arc::clone(&self.state);
         Box::pin(async move {
             if hold_request {
