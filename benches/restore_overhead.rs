@@ -7,7 +7,6 @@
 //! Usage: `cargo bench --bench restore_overhead -- [--runs N] [--mib SIZE]` (defaults: 5 runs, 64 MiB).
 
 #[path = "../tests/operator_support/mod.rs"]
-#[allow(dead_code)]
 mod operator_support;
 
 use std::time::{Duration, Instant};
