@@ -17,3 +17,4 @@ pub mod manager;
 pub mod metrics;
 pub mod restore;
 pub mod supervisor;
+pub mod upgrade;
