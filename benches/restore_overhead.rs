@@ -107,17 +107,9 @@ async fn one_restore(world: &World, operator: &Operator, name: &str) -> Run {
             .map(|t| DateTime::<Utc>::from_timestamp_micros(t.as_microsecond()).unwrap())
     };
     let preflight_job = world
-        .restore_jobs()
+        .restore_jobs_of(name)
         .await
         .into_iter()
-        .filter(|job| {
-            job.metadata
-                .labels
-                .as_ref()
-                .and_then(|labels| labels.get("openbao.org/restore"))
-                .map(String::as_str)
-                == Some(name)
-        })
         .filter_map(|job| job.metadata.name)
         .find(|job| job.contains("restore-check"));
     let preflight = match preflight_job {
@@ -153,12 +145,7 @@ async fn main() {
         .expect("data written");
     let operator = Operator::start(&world.kubeconfig, &world.path("operator.log"));
     wait_ready(&operator).await;
-    world
-        .create_cluster(&BackupSettings {
-            suspend: true,
-            ..BackupSettings::default()
-        })
-        .await;
+    world.create_cluster(&BackupSettings::manual_only()).await;
     world.trigger_backup("bench").await;
     let size = eventually("the backup", DEADLINE, operator.log_path(), || async {
         let backup = world.status().await?.backup?;

@@ -201,12 +201,7 @@ async fn a_manual_trigger_during_a_running_backup_is_queued_and_runs_next() {
     .await;
     let operator = start_operator(&world, "operator.log").await;
     // Suspended schedule: only manual backups run, so the order below is the triggers' order.
-    world
-        .create_cluster(&BackupSettings {
-            suspend: true,
-            ..BackupSettings::default()
-        })
-        .await;
+    world.create_cluster(&BackupSettings::manual_only()).await;
     world.trigger_backup("first").await;
     let first = eventually(
         "the first manual Job to run (held at the gate)",

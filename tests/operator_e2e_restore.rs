@@ -27,14 +27,6 @@ async fn start_operator(world: &World, log_name: &str) -> Operator {
     operator
 }
 
-/// A cluster whose schedule never fires during the test; backups come from manual triggers.
-fn manual_only() -> BackupSettings {
-    BackupSettings {
-        suspend: true,
-        ..BackupSettings::default()
-    }
-}
-
 async fn secret_value(world: &World) -> Option<String> {
     let data = world.bao.read_secret(SECRET).await.ok()??;
     data["value"].as_str().map(str::to_string)
@@ -111,7 +103,7 @@ async fn a_restore_brings_the_backed_up_value_back_and_a_dry_run_changes_nothing
         .await
         .expect("secret written");
     let operator = start_operator(&world, "operator.log").await;
-    world.create_cluster(&manual_only()).await;
+    world.create_cluster(&BackupSettings::manual_only()).await;
     let key = backed_up(&world, &operator, "first").await;
     world
         .bao
@@ -306,7 +298,7 @@ async fn refused_sources_fail_with_a_reason_before_any_lock_or_destructive_call(
     world
         .create_cluster(&BackupSettings {
             endpoint: Some(proxy.addr()),
-            ..manual_only()
+            ..BackupSettings::manual_only()
         })
         .await;
     let key = backed_up(&world, &operator, "first").await;
@@ -463,19 +455,7 @@ async fn refused_sources_fail_with_a_reason_before_any_lock_or_destructive_call(
     );
     assert_eq!(last_lock_epoch(&world).await, epoch, "no lock was taken");
     assert!(world.status().await.unwrap().operation_lock.is_none());
-    let elsewhere_jobs = world
-        .restore_jobs()
-        .await
-        .into_iter()
-        .filter(|job| {
-            job.metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get("openbao.org/restore"))
-                .map(String::as_str)
-                == Some("elsewhere")
-        })
-        .count();
+    let elsewhere_jobs = world.restore_jobs_of("elsewhere").await.len();
     assert_eq!(
         elsewhere_jobs, 0,
         "a key outside the folder is refused before any Job"
@@ -507,7 +487,7 @@ async fn a_restore_waits_for_a_held_lock_and_runs_after_its_release() {
         .await
         .expect("secret written");
     let operator = start_operator(&world, "operator.log").await;
-    world.create_cluster(&manual_only()).await;
+    world.create_cluster(&BackupSettings::manual_only()).await;
     backed_up(&world, &operator, "first").await;
     world
         .bao
@@ -612,7 +592,7 @@ async fn restores_wait_for_backups_preempt_them_only_with_override_and_backups_w
     })
     .await;
     let operator = start_operator(&world, "operator.log").await;
-    world.create_cluster(&manual_only()).await;
+    world.create_cluster(&BackupSettings::manual_only()).await;
     backed_up(&world, &operator, "first").await;
 
     // A restore waits for a running backup, then runs.

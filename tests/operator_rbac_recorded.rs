@@ -360,12 +360,7 @@ async fn deploy_rbac_grants_exactly_what_a_backup_and_restores_request() {
 
     // A backup Job held at the executor gate when the operator is replaced: the next one adopts it from the lock.
     let first = start_operator_as_its_service_account(&world, "operator-1.log").await;
-    world
-        .create_cluster(&BackupSettings {
-            suspend: true,
-            ..BackupSettings::default()
-        })
-        .await;
+    world.create_cluster(&BackupSettings::manual_only()).await;
     world.trigger_backup("first").await;
     eventually(
         "the first backup Job exists",

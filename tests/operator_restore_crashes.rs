@@ -77,12 +77,7 @@ async fn operator_killed_at_random_points_of_restores_never_restores_twice() {
     let mut operator =
         Operator::start_as(&world.kubeconfig, &world.path("operator-0.log"), pod_name);
     wait_ready(&operator).await;
-    world
-        .create_cluster(&BackupSettings {
-            suspend: true,
-            ..BackupSettings::default()
-        })
-        .await;
+    world.create_cluster(&BackupSettings::manual_only()).await;
     world.trigger_backup("to-restore").await;
     eventually(
         "a backup to restore",

@@ -134,12 +134,7 @@ async fn the_restore_runbook_runs_as_written() {
         .expect("secret written");
     let operator = Operator::start(&world.kubeconfig, &world.path("operator.log"));
     wait_ready(&operator).await;
-    world
-        .create_cluster(&BackupSettings {
-            suspend: true,
-            ..BackupSettings::default()
-        })
-        .await;
+    world.create_cluster(&BackupSettings::manual_only()).await;
     world.trigger_backup("before-runbook").await;
     eventually(
         "a backup to restore",

@@ -23,12 +23,7 @@ async fn started(options: WorldOptions) -> (World, Operator) {
     let world = World::start(options).await;
     let operator = Operator::start(&world.kubeconfig, &world.path("operator.log"));
     wait_ready(&operator).await;
-    world
-        .create_cluster(&BackupSettings {
-            suspend: true,
-            ..BackupSettings::default()
-        })
-        .await;
+    world.create_cluster(&BackupSettings::manual_only()).await;
     (world, operator)
 }
 

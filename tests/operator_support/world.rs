@@ -72,6 +72,16 @@ impl Default for BackupSettings {
     }
 }
 
+impl BackupSettings {
+    /// A schedule that never fires during a test (suspended): backups come from manual triggers only.
+    pub fn manual_only() -> Self {
+        Self {
+            suspend: true,
+            ..Self::default()
+        }
+    }
+}
+
 pub struct World {
     pub sim: Sim,
     pub bao: Bao,
@@ -246,6 +256,22 @@ impl World {
             .create(&PostParams::default(), &request)
             .await
             .expect("restore created")
+    }
+
+    /// The restore Jobs (preflight and restore) of one `OpenBaoRestore`.
+    pub async fn restore_jobs_of(&self, request: &str) -> Vec<Job> {
+        self.restore_jobs()
+            .await
+            .into_iter()
+            .filter(|job| {
+                job.metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|labels| labels.get("openbao.org/restore"))
+                    .map(String::as_str)
+                    == Some(request)
+            })
+            .collect()
     }
 
     pub async fn restore_jobs(&self) -> Vec<Job> {

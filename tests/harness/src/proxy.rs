@@ -399,18 +399,26 @@ fn watched_snapshot(body: Incoming, state: Arc<ProxyState>, hold: Option<u64>) -
     BodyExt::boxed(StreamBody::new(frames))
 }
 
+/// A whole (small, JSON) upstream answer, or the 502 to send when its body broke off.
+async fn collected(
+    response: Response<Incoming>,
+) -> Result<(StatusCode, Bytes), Response<ProxyBody>> {
+    let status = response.status();
+    match response.into_body().collect().await {
+        Ok(collected) => Ok((status, collected.to_bytes())),
+        Err(err) => Err(plain_response(
+            StatusCode::BAD_GATEWAY,
+            "text/plain",
+            format!("proxy: {err}"),
+        )),
+    }
+}
+
 /// An `auth/...` answer passed on unchanged, its `auth.client_token` noted.
 async fn tokens_noted(response: Response<Incoming>, state: &ProxyState) -> Response<ProxyBody> {
-    let status = response.status();
-    let body = match response.into_body().collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(err) => {
-            return plain_response(
-                StatusCode::BAD_GATEWAY,
-                "text/plain",
-                format!("proxy: {err}"),
-            );
-        }
+    let (status, body) = match collected(response).await {
+        Ok(answer) => answer,
+        Err(bad_gateway) => return bad_gateway,
     };
     if let Some(token) = serde_json::from_slice::<serde_json::Value>(&body)
         .ok()
@@ -431,16 +439,9 @@ async fn leader_named(
     upstream_authority: &str,
     own_addr: &str,
 ) -> Response<ProxyBody> {
-    let status = response.status();
-    let body = match response.into_body().collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(err) => {
-            return plain_response(
-                StatusCode::BAD_GATEWAY,
-                "text/plain",
-                format!("proxy: {err}"),
-            );
-        }
+    let (status, body) = match collected(response).await {
+        Ok(answer) => answer,
+        Err(bad_gateway) => return bad_gateway,
     };
     let mut leader: serde_json::Value = match serde_json::from_slice(&body) {
         Ok(value) => value,
