@@ -30,7 +30,7 @@ pub mod wait;
 
 pub use openbao::{
     BACKUP_POLICY, BACKUP_POLICY_NAME, JwtAuthSetup, OpenBaoCluster, OpenBaoError, OpenBaoOptions,
-    RESTORE_POLICY, RESTORE_POLICY_NAME, TestJwtSigner,
+    RESTORE_POLICY, RESTORE_POLICY_NAME, Release, TestJwtSigner,
 };
 pub use proxy::{OpenBaoProxy, RecordedRequest};
 pub use stores::{

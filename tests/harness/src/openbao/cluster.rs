@@ -26,6 +26,30 @@ pub struct OpenBaoOptions {
     pub log_level: String,
     /// Mount KV version 2 at `secret/` during start-up.
     pub enable_kv: bool,
+    /// The release every node starts on.
+    pub release: Release,
+    /// `seal "static"` with a 32-byte key file: every node unseals itself on each start (and the cluster is
+    /// initialized with recovery keys). Otherwise Shamir with one key share, unsealed by the harness.
+    pub static_seal: bool,
+}
+
+/// An installed OpenBao release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Release {
+    /// The suite's OpenBao (2.7.2).
+    #[default]
+    Current,
+    /// 2.6.2, where upgrade tests start.
+    V2_6_2,
+}
+
+impl Release {
+    pub(super) fn binary(self) -> Result<PathBuf, OpenBaoError> {
+        Ok(locate(match self {
+            Self::Current => Tool::OpenBao,
+            Self::V2_6_2 => Tool::OpenBao262,
+        })?)
+    }
 }
 
 impl Default for OpenBaoOptions {
@@ -34,6 +58,8 @@ impl Default for OpenBaoOptions {
             timeout: Duration::from_secs(120),
             log_level: "info".to_string(),
             enable_kv: true,
+            release: Release::Current,
+            static_seal: false,
         }
     }
 }
@@ -56,7 +82,7 @@ pub struct OpenBaoCluster {
     pub(super) api: Api,
     root_token: String,
     unseal_key: String,
-    options: OpenBaoOptions,
+    pub(super) options: OpenBaoOptions,
     bao: PathBuf,
     // Declared last: dropped after the nodes' processes are dead.
     dir: ScratchDir,
@@ -67,6 +93,8 @@ pub(super) struct Node {
     api_port: u16,
     cluster_port: u16,
     dir: PathBuf,
+    /// The `bao` binary this node runs (a rolling upgrade changes it node by node).
+    pub(super) bao: PathBuf,
     pub(super) process: Option<ServerProcess>,
 }
 
@@ -98,7 +126,7 @@ impl OpenBaoCluster {
         if nodes == 0 {
             return Err(OpenBaoError::NoNodes);
         }
-        let bao = locate(Tool::OpenBao)?;
+        let bao = options.release.binary()?;
         let dir = ScratchDir::new("openbao-cluster-").map_err(|source| OpenBaoError::Io {
             what: "creating the cluster temp dir".into(),
             source,
@@ -251,16 +279,24 @@ impl OpenBaoCluster {
             api_port: free_port().map_err(io("finding a free port"))?,
             cluster_port: free_port().map_err(io("finding a free port"))?,
             dir,
+            bao: self.bao.clone(),
             process: None,
         };
         let data_dir = node.dir.join("data");
         let node_id = node.node_id();
+        let seal_key = self.dir.path().join("static-seal.key");
+        if self.options.static_seal && !seal_key.exists() {
+            let mut key = [0u8; 32];
+            rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut key);
+            std::fs::write(&seal_key, key).map_err(io("writing the static seal key"))?;
+        }
         let config = NodeConfig {
             node_id: &node_id,
             data_dir: &data_dir,
             api_port: node.api_port,
             cluster_port: node.cluster_port,
             log_level: &self.options.log_level,
+            static_seal_key: self.options.static_seal.then_some(seal_key.as_path()),
         };
         std::fs::write(node.dir.join("config.hcl"), config.render())
             .map_err(io("writing a node config"))?;
@@ -270,7 +306,7 @@ impl OpenBaoCluster {
 
     pub(super) fn spawn_node(&mut self, index: usize) -> Result<(), OpenBaoError> {
         let node = &mut self.nodes[index];
-        let mut command = Command::new(&self.bao);
+        let mut command = Command::new(&node.bao);
         command
             .arg("server")
             .arg(format!("-config={}", node.dir.join("config.hcl").display()))
@@ -352,7 +388,11 @@ impl OpenBaoCluster {
                 &self.node_addr(0),
                 "sys/init",
                 None,
-                Some(&json!({ "secret_shares": 1, "secret_threshold": 1 })),
+                Some(&if self.options.static_seal {
+                    json!({ "recovery_shares": 1, "recovery_threshold": 1 })
+                } else {
+                    json!({ "secret_shares": 1, "secret_threshold": 1 })
+                }),
             )
             .await?;
         let body = response.json();
@@ -360,9 +400,15 @@ impl OpenBaoCluster {
             what: "sys/init".into(),
             detail: format!("no {field} in the answer"),
         };
-        self.unseal_key = body["keys_base64"][0]
+        // A static seal hands out recovery keys instead; nobody unseals with them.
+        let keys = if self.options.static_seal {
+            "recovery_keys_base64"
+        } else {
+            "keys_base64"
+        };
+        self.unseal_key = body[keys][0]
             .as_str()
-            .ok_or_else(|| unexpected("keys_base64"))?
+            .ok_or_else(|| unexpected(keys))?
             .to_string();
         self.root_token = body["root_token"]
             .as_str()

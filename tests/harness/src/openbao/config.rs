@@ -10,6 +10,8 @@ pub struct NodeConfig<'a> {
     pub api_port: u16,
     pub cluster_port: u16,
     pub log_level: &'a str,
+    /// `seal "static"` with this 32-byte key file: the node unseals itself on every start.
+    pub static_seal_key: Option<&'a Path>,
 }
 
 impl NodeConfig<'_> {
@@ -47,7 +49,7 @@ listener "tcp" {{
 
 api_addr     = "{api_addr}"
 cluster_addr = "{cluster_addr}"
-"#,
+{seal}"#,
             log_level = self.log_level,
             data_dir = self.data_dir.display(),
             node_id = self.node_id,
@@ -55,6 +57,10 @@ cluster_addr = "{cluster_addr}"
             cluster_port = self.cluster_port,
             api_addr = self.api_addr(),
             cluster_addr = self.cluster_addr(),
+            seal = self.static_seal_key.map_or(String::new(), |key| format!(
+                "\nseal \"static\" {{\n  current_key_id = \"k1\"\n  current_key    = \"file://{}\"\n}}\n",
+                key.display()
+            )),
         )
     }
 }
@@ -64,6 +70,24 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_static_seal_names_its_key_file() {
+        let config = NodeConfig {
+            node_id: "node-0",
+            data_dir: Path::new("/data/node-0"),
+            api_port: 18200,
+            cluster_port: 18201,
+            log_level: "info",
+            static_seal_key: Some(Path::new("/keys/seal.key")),
+        };
+        let hcl = config.render();
+        assert!(hcl.contains(r#"seal "static" {"#), "{hcl}");
+        assert!(
+            hcl.contains(r#"current_key    = "file:///keys/seal.key""#),
+            "{hcl}"
+        );
+    }
+
+    #[test]
     fn renders_a_raft_node_on_loopback_without_tls() {
         let config = NodeConfig {
             node_id: "node-1",
@@ -71,6 +95,7 @@ mod tests {
             api_port: 18200,
             cluster_port: 18201,
             log_level: "debug",
+            static_seal_key: None,
         };
         let hcl = config.render();
         assert!(

@@ -62,8 +62,15 @@ impl OpenBaoCluster {
         .await
     }
 
-    /// Unseals node `index` with the cluster's key and waits until it is unsealed.
+    /// Unseals node `index` with the cluster's key (a statically sealed node unseals itself) and waits until
+    /// it is unsealed.
     pub async fn unseal(&self, index: usize) -> Result<(), OpenBaoError> {
+        if self.options.static_seal {
+            self.wait_for_api(index).await?;
+            return self
+                .wait_for_node(index, "unsealed", Health::is_unsealed)
+                .await;
+        }
         self.unseal_with_key(index, self.unseal_key()).await
     }
 
@@ -90,6 +97,20 @@ impl OpenBaoCluster {
         if let Some(mut process) = self.nodes[index].process.take() {
             process.terminate(STOP_GRACE);
         }
+    }
+
+    /// Replaces node `index` with one running `release` on the same ports and data (a Pod of a rolling upgrade),
+    /// unseals it and waits until the cluster is healthy.
+    pub async fn restart_node_on(
+        &mut self,
+        index: usize,
+        release: super::cluster::Release,
+    ) -> Result<(), OpenBaoError> {
+        self.stop_node(index);
+        self.nodes[index].bao = release.binary()?;
+        self.spawn_node(index)?;
+        self.unseal(index).await?;
+        self.wait_healthy().await
     }
 
     /// Starts a stopped node again on the same ports and data, unseals it and waits until the cluster is

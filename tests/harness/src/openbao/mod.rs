@@ -12,7 +12,7 @@ pub use api::{ApiResponse, Health};
 pub use auth::{
     BACKUP_POLICY, BACKUP_POLICY_NAME, JwtAuthSetup, RESTORE_POLICY, RESTORE_POLICY_NAME,
 };
-pub use cluster::{OpenBaoCluster, OpenBaoOptions};
+pub use cluster::{OpenBaoCluster, OpenBaoOptions, Release};
 pub use jwt::TestJwtSigner;
 
 use crate::process::ProcessError;
