@@ -7,6 +7,7 @@ mod config;
 mod disruption;
 mod jwt;
 mod kv;
+pub mod workload;
 
 pub use api::{ApiResponse, Health};
 pub use auth::{
