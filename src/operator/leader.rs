@@ -45,32 +45,6 @@ pub async fn start(
     Ok(Election { leading, task })
 }
 
-/// Whether an election that has not made this replica the leader is stuck: the Lease names this very identity
-/// (a restarted container whose previous life held it) or nobody has renewed it for a whole extra duration. Either
-/// way a working election would have taken it by now.
-pub async fn stalled(client: &kube::Client, settings: &LeaseSettings) -> bool {
-    let leases: kube::Api<k8s_openapi::api::coordination::v1::Lease> =
-        kube::Api::namespaced(client.clone(), &settings.namespace);
-    let Ok(lease) = leases.get(&settings.name).await else {
-        return false;
-    };
-    let Some(spec) = lease.spec else {
-        return false;
-    };
-    if spec.holder_identity.as_deref() == Some(settings.identity.as_str()) {
-        return true;
-    }
-    let renewed = spec.renew_time.map(|time| time.0.as_second());
-    let duration = spec.lease_duration_seconds.map(i64::from);
-    match (renewed, duration) {
-        (Some(renewed), Some(duration)) => {
-            let now = k8s_openapi::jiff::Timestamp::now().as_second();
-            now > renewed + 2 * duration
-        }
-        _ => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -239,15 +239,6 @@ impl Leadership {
                         let _ = tokio::time::timeout(STOP_TIMEOUT, election.task).await;
                         break 'elections;
                     }
-                    // A follower checks now and then that the election still moves (see `leader::stalled`).
-                    _ = tokio::time::sleep(lease.duration * 3), if !*election.leading.borrow() => {
-                        if leader::stalled(&self.client, lease).await {
-                            tracing::warn!(identity = %lease.identity,
-                                "leader election made no progress; starting it over");
-                            election.task.abort();
-                            continue 'elections;
-                        }
-                    }
                     changed = election.leading.changed() => {
                         if changed.is_err() {
                             tracing::warn!("leader election stopped; stepping down and starting over");

@@ -24,8 +24,7 @@ impl Operator {
             namespace: NAMESPACE.into(),
             pod_name: pod_name.into(),
             executor_image: EXECUTOR_IMAGE.into(),
-            log_filter: "info,openbao_operator=debug,openbao_actors=debug,kube_lease_manager=debug"
-                .into(),
+            log_filter: "info,openbao_operator=debug,openbao_actors=debug".into(),
             extra_args: vec!["--lease-duration-seconds".into(), "4".into()],
             ..OperatorLaunch::new(
                 Path::new(env!("CARGO_BIN_EXE_openbao-operator")),
