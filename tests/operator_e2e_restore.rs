@@ -197,18 +197,18 @@ async fn a_restore_brings_the_backed_up_value_back_and_a_dry_run_changes_nothing
         "the backed-up value is back"
     );
 
-    let cluster_status = world.status().await.expect("cluster status");
-    assert!(
-        cluster_status.operation_lock.is_none(),
-        "{:?}",
-        cluster_status.operation_lock
-    );
-    let restoring = cluster_status
-        .conditions
-        .iter()
-        .find(|c| c.type_ == "Restoring")
-        .expect("Restoring condition");
-    assert_eq!(restoring.status, "False");
+    // The lock release and the `Restoring` condition are separate status writes: wait for both.
+    eventually(
+        "the lock free and Restoring=False after the restore",
+        RESTORE_DEADLINE,
+        operator.log_path(),
+        || async {
+            let status = world.status().await?;
+            let restoring = status.conditions.iter().find(|c| c.type_ == "Restoring")?;
+            (status.operation_lock.is_none() && restoring.status == "False").then_some(())
+        },
+    )
+    .await;
 
     let jobs = world.restore_jobs().await;
     let destructive: Vec<_> = jobs
