@@ -52,6 +52,15 @@ async fn a_statefulset_of_real_openbao_pods_keeps_its_data_when_a_pod_comes_back
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
     let set: StatefulSet = serde_json::from_value(workload.manifest("default", "2.6.2")).unwrap();
     sets.create(&PostParams::default(), &set).await.unwrap();
+    // Each Pod has its own IP, as in a real cluster; the StatefulSet's /24 is known once ordinal 0 has one.
+    let pod0_ip = poll_until("openbao-0 has a podIP", DEADLINE, || async {
+        let pod = pods.get_opt("openbao-0").await.map_err(|e| e.to_string())?;
+        pod.and_then(|pod| pod.status?.pod_ip)
+            .ok_or_else(|| "no status.podIP yet".to_string())
+    })
+    .await
+    .unwrap();
+    workload.locate(&pod0_ip);
 
     let token = workload
         .initialize()

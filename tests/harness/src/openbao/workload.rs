@@ -1,9 +1,13 @@
 //! OpenBao as a Kubernetes StatefulSet whose Pods are real `bao` processes (the simulator's kubelet runs them):
-//! one launcher script per release stands for the image `quay.io/openbao/openbao:<release>`. A Pod finds its
-//! ordinal in `HOSTNAME`, listens on ports derived from it (every Pod shares 127.0.0.1), keeps raft data on its
-//! claim (which outlives the Pod), joins the others with `retry_join` and unseals itself with a static seal.
+//! one launcher script per release stands for the image `quay.io/openbao/openbao:<release>`. As in a real cluster,
+//! each Pod has its own IP (the simulator gives a StatefulSet's Pods `127.A.B.(ordinal + 1)`, one /24 per
+//! StatefulSet) and reads it from `POD_IP` (downward API `status.podIP`): it listens on `$POD_IP:8200` (API) and
+//! `$POD_IP:8201` (cluster), keeps raft data on its claim (which outlives the Pod), joins its peers (same /24) with
+//! `retry_join` and unseals itself with a static seal. The /24 exists only once the StatefulSet does, so a test reads
+//! `status.podIP` of `<name>-0` and hands it to [`OpenBaoWorkload::locate`] before using [`OpenBaoWorkload::addr`].
 //! Someone initializes the cluster once, as in real life: [`OpenBaoWorkload::initialize`].
 
+use std::net::Ipv4Addr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -14,19 +18,22 @@ use serde_json::{Value, json};
 use super::OpenBaoError;
 use super::api::{Api, Health};
 use super::cluster::Release;
-use crate::ports::free_port;
 use crate::wait::poll_until;
 
 /// The image the StatefulSet names; the tag selects the release.
 pub const IMAGE: &str = "quay.io/openbao/openbao";
 /// Where the Pod template mounts its claim.
 const DATA_MOUNT: &str = "/openbao/data";
+/// Every Pod's API port, on its own IP.
+pub const API_PORT: u16 = 8200;
+/// Every Pod's cluster port, on its own IP.
+pub const CLUSTER_PORT: u16 = 8201;
 
 pub struct OpenBaoWorkload {
     pub name: String,
     pub replicas: u32,
-    /// API port of ordinal 0; ordinal `i` listens on `port_base + 2 i` (API) and the next port (cluster).
-    port_base: u16,
+    /// `127.A.B`, the /24 of the StatefulSet's Pods (ordinal `i` is `127.A.B.(i + 1)`); set by [`Self::locate`].
+    prefix: Option<String>,
     /// `(image, launcher)` pairs for the simulator's image map.
     launchers: Vec<(String, PathBuf)>,
     api: Api,
@@ -34,21 +41,18 @@ pub struct OpenBaoWorkload {
     root_token: Option<String>,
 }
 
-/// Ports for `replicas` Pods: a run of free ports (checked one by one, so a busy one moves the whole run).
-fn port_run(count: u16) -> Result<u16, std::io::Error> {
-    'search: for _ in 0..50 {
-        let base = free_port()?;
-        if base.checked_add(count).is_none() {
-            continue;
-        }
-        for offset in 1..count {
-            if std::net::TcpListener::bind(("127.0.0.1", base + offset)).is_err() {
-                continue 'search;
-            }
-        }
-        return Ok(base);
+/// The `127.A.B` of ordinal 0's IP `127.A.B.1`.
+fn prefix_of(pod0_ip: &str) -> Result<String, String> {
+    let ip: Ipv4Addr = pod0_ip
+        .parse()
+        .map_err(|_| format!("{pod0_ip:?} is not an IPv4 address"))?;
+    let [a, b, c, d] = ip.octets();
+    if d != 1 {
+        return Err(format!(
+            "{pod0_ip} cannot be ordinal 0's IP: a StatefulSet's ordinal i has 127.A.B.(i + 1)"
+        ));
     }
-    Err(std::io::Error::other("no run of free ports"))
+    Ok(format!("{a}.{b}.{c}"))
 }
 
 impl OpenBaoWorkload {
@@ -64,19 +68,14 @@ impl OpenBaoWorkload {
         let mut key = [0u8; 32];
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut key);
         std::fs::write(&seal_key, key).map_err(io("writing the seal key"))?;
-        let port_base = port_run(u16::try_from(replicas * 2).unwrap_or(u16::MAX))
-            .map_err(io("finding free ports"))?;
         let mut launchers = Vec::new();
         for (release, tag) in [(Release::V2_6_2, "2.6.2"), (Release::Current, "2.7.2")] {
             let bao = release.binary()?;
             let launcher_dir = dir.join(format!("openbao-{tag}"));
             std::fs::create_dir_all(&launcher_dir).map_err(io("creating a launcher dir"))?;
             let launcher = launcher_dir.join("bao");
-            std::fs::write(
-                &launcher,
-                launcher_script(&bao, &seal_key, port_base, replicas),
-            )
-            .map_err(io("writing a launcher"))?;
+            std::fs::write(&launcher, launcher_script(&bao, &seal_key, replicas))
+                .map_err(io("writing a launcher"))?;
             std::fs::set_permissions(&launcher, std::fs::Permissions::from_mode(0o755))
                 .map_err(io("making a launcher executable"))?;
             launchers.push((format!("{IMAGE}:{tag}"), launcher));
@@ -84,7 +83,7 @@ impl OpenBaoWorkload {
         Ok(Self {
             name: name.to_string(),
             replicas,
-            port_base,
+            prefix: None,
             launchers,
             api: Api::new()?,
             timeout: Duration::from_secs(120),
@@ -97,12 +96,29 @@ impl OpenBaoWorkload {
         &self.launchers
     }
 
-    /// `http://127.0.0.1:<port>` of the Pod with `ordinal`.
+    /// Where the StatefulSet's Pods are: `pod0_ip` is `status.podIP` of `<name>-0` (`127.A.B.1`); ordinal `i` is
+    /// then at `127.A.B.(i + 1)`. Call it once the StatefulSet exists and ordinal 0 has an IP.
+    ///
+    /// # Panics
+    /// If `pod0_ip` is not an IPv4 address ending in `.1`.
+    pub fn locate(&mut self, pod0_ip: &str) {
+        let prefix =
+            prefix_of(pod0_ip).unwrap_or_else(|error| panic!("locating {}: {error}", self.name));
+        self.prefix = Some(prefix);
+    }
+
+    /// `http://127.A.B.(ordinal + 1):8200`, the API of the Pod with `ordinal`.
+    ///
+    /// # Panics
+    /// Before [`Self::locate`]: the Pods' IPs are not known yet.
     pub fn addr(&self, ordinal: u32) -> String {
-        format!(
-            "http://127.0.0.1:{}",
-            u32::from(self.port_base) + 2 * ordinal
-        )
+        let prefix = self.prefix.as_deref().unwrap_or_else(|| {
+            panic!(
+                "OpenBaoWorkload {:?} not located: call locate() with status.podIP of {}-0 first",
+                self.name, self.name
+            )
+        });
+        format!("http://{prefix}.{}:{API_PORT}", ordinal + 1)
     }
 
     /// The StatefulSet: `OnDelete` (the OpenBao Helm chart's default), one claim per Pod, `version`'s image.
@@ -125,6 +141,7 @@ impl OpenBaoWorkload {
                         "name": "openbao",
                         "image": format!("{IMAGE}:{version}"),
                         "args": [DATA_MOUNT],
+                        "env": [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
                         "volumeMounts": [{"name": "data", "mountPath": DATA_MOUNT}],
                     }]},
                 },
@@ -200,13 +217,14 @@ impl OpenBaoWorkload {
     }
 }
 
-/// The Pod's entrypoint: config from the ordinal, then `exec bao server`.
-fn launcher_script(bao: &Path, seal_key: &Path, port_base: u16, replicas: u32) -> String {
+/// The Pod's entrypoint: config from the Pod's IP (`POD_IP`), then `exec bao server`. Peers share the Pod's /24:
+/// ordinal `j` is at `<prefix>.(j + 1)`.
+fn launcher_script(bao: &Path, seal_key: &Path, replicas: u32) -> String {
     let joins: String = (0..replicas)
         .map(|ordinal| {
             format!(
-                "retry_join {{ leader_api_addr = \"http://127.0.0.1:{}\" }}\n",
-                u32::from(port_base) + 2 * ordinal
+                "  retry_join {{ leader_api_addr = \"http://$prefix.{}:{API_PORT}\" }}\n",
+                ordinal + 1
             )
         })
         .collect();
@@ -214,9 +232,8 @@ fn launcher_script(bao: &Path, seal_key: &Path, port_base: u16, replicas: u32) -
         r#"#!/bin/sh
 set -eu
 data="$1"
-ordinal="${{HOSTNAME##*-}}"
-api=$(({port_base} + 2 * ordinal))
-cluster=$((api + 1))
+: "${{POD_IP:?POD_IP (status.podIP) is not set}}"
+prefix="${{POD_IP%.*}}"
 mkdir -p "$data/raft"
 cat > "$data/config.hcl" <<HCL
 ui = false
@@ -226,20 +243,57 @@ storage "raft" {{
   performance_multiplier = 1
 {joins}}}
 listener "tcp" {{
-  address = "127.0.0.1:$api"
-  cluster_address = "127.0.0.1:$cluster"
+  address = "$POD_IP:{API_PORT}"
+  cluster_address = "$POD_IP:{CLUSTER_PORT}"
   tls_disable = true
 }}
 seal "static" {{
   current_key_id = "k1"
   current_key = "file://{seal_key}"
 }}
-api_addr = "http://127.0.0.1:$api"
-cluster_addr = "https://127.0.0.1:$cluster"
+api_addr = "http://$POD_IP:{API_PORT}"
+cluster_addr = "https://$POD_IP:{CLUSTER_PORT}"
 HCL
 HOME="$data" exec '{bao}' server -config "$data/config.hcl"
 "#,
         bao = bao.display(),
         seal_key = seal_key.display(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_prefix_comes_from_ordinal_0s_ip() {
+        assert_eq!(prefix_of("127.12.34.1").unwrap(), "127.12.34");
+        assert!(prefix_of("127.12.34.2").is_err());
+        assert!(prefix_of("not-an-ip").is_err());
+    }
+
+    #[test]
+    fn the_launcher_listens_on_the_pod_ip_and_joins_every_ordinal() {
+        let script = launcher_script(Path::new("/bin/bao"), Path::new("/k"), 3);
+        assert!(script.contains("address = \"$POD_IP:8200\""), "{script}");
+        assert!(
+            script.contains("cluster_address = \"$POD_IP:8201\""),
+            "{script}"
+        );
+        assert!(
+            script.contains("api_addr = \"http://$POD_IP:8200\""),
+            "{script}"
+        );
+        assert!(
+            script.contains("cluster_addr = \"https://$POD_IP:8201\""),
+            "{script}"
+        );
+        for ip in ["$prefix.1", "$prefix.2", "$prefix.3"] {
+            assert!(
+                script.contains(&format!("leader_api_addr = \"http://{ip}:8200\"")),
+                "{script}"
+            );
+        }
+        assert!(!script.contains("$prefix.4"), "{script}");
+    }
 }

@@ -24,6 +24,7 @@ pub use config::{
     ControllersConfig, ImageMap, PodHooks, PodReadyFuture, PodReplaced, PodReplacedHook,
     READY_ANNOTATION,
 };
+pub use kubelet::pod_ip;
 
 /// Starts the Job controller, the kubelet and the StatefulSet controller as tasks on the current Tokio runtime.
 ///

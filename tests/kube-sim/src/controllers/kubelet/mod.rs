@@ -27,6 +27,7 @@ use kube::{Api, Client};
 use tokio::sync::watch;
 use tokio::task::{AbortHandle, JoinSet};
 
+pub use downward::pod_ip;
 pub use process::ProcessRegistry;
 
 use super::ControllersConfig;

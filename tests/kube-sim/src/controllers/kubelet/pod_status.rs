@@ -6,7 +6,7 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::jiff::Timestamp;
 
-use super::downward::POD_IP;
+use super::downward::HOST_IP;
 use crate::controllers::object_time::time;
 use crate::controllers::pod_facts::PodPhase;
 
@@ -82,8 +82,14 @@ pub struct PodView {
     pub reason: Option<(String, String)>,
 }
 
-/// The status to write. Condition transition times are kept from `previous` when a condition did not change.
-pub fn pod_status(view: &PodView, previous: Option<&PodStatus>, now: Timestamp) -> PodStatus {
+/// The status to write, with `pod_ip` as `podIP` (see [`super::downward::pod_ip`]). Condition transition times are
+/// kept from `previous` when a condition did not change.
+pub fn pod_status(
+    view: &PodView,
+    pod_ip: &str,
+    previous: Option<&PodStatus>,
+    now: Timestamp,
+) -> PodStatus {
     let ready = view
         .container
         .as_ref()
@@ -125,13 +131,13 @@ pub fn pod_status(view: &PodView, previous: Option<&PodStatus>, now: Timestamp) 
             .container
             .as_ref()
             .map(|container| vec![container_status(container)]),
-        host_ip: Some(POD_IP.to_string()),
+        host_ip: Some(HOST_IP.to_string()),
         host_ips: Some(vec![HostIP {
-            ip: POD_IP.to_string(),
+            ip: HOST_IP.to_string(),
         }]),
-        pod_ip: Some(POD_IP.to_string()),
+        pod_ip: Some(pod_ip.to_string()),
         pod_ips: Some(vec![PodIP {
-            ip: POD_IP.to_string(),
+            ip: pod_ip.to_string(),
         }]),
         qos_class: Some("BestEffort".to_string()),
         reason: view.reason.as_ref().map(|(reason, _)| reason.clone()),
@@ -272,11 +278,14 @@ mod tests {
         };
         let status = pod_status(
             &view(PodPhase::Running, running, true),
+            "127.9.8.1",
             None,
             at("2026-03-01T12:00:02Z"),
         );
         assert_eq!(status.phase.as_deref(), Some("Running"));
-        assert_eq!(status.pod_ip.as_deref(), Some("127.0.0.1"));
+        assert_eq!(status.pod_ip.as_deref(), Some("127.9.8.1"));
+        assert_eq!(status.pod_ips.as_ref().unwrap()[0].ip, "127.9.8.1");
+        assert_eq!(status.host_ip.as_deref(), Some("127.0.0.1"));
         assert_eq!(condition_status(&status, "Ready").status, "True");
         let container = &status.container_statuses.as_ref().unwrap()[0];
         assert!(container.ready);
@@ -300,6 +309,7 @@ mod tests {
                 ContainerRunState::Terminated(termination),
                 false,
             ),
+            HOST_IP,
             None,
             at("2026-03-01T12:00:05Z"),
         );
@@ -330,6 +340,7 @@ mod tests {
         };
         let first = pod_status(
             &view(PodPhase::Pending, waiting.clone(), false),
+            HOST_IP,
             None,
             at("2026-03-01T12:00:00Z"),
         );
@@ -338,6 +349,7 @@ mod tests {
         };
         let second = pod_status(
             &view(PodPhase::Running, running, true),
+            HOST_IP,
             Some(&first),
             at("2026-03-01T12:00:09Z"),
         );

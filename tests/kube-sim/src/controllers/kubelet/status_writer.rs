@@ -6,6 +6,7 @@ use k8s_openapi::api::core::v1::{Pod, PodStatus};
 use kube::Api;
 use kube::api::{Patch, PatchParams};
 
+use super::downward::pod_ip;
 use super::pod_status::{PodView, pod_status};
 use crate::controllers::object_time::now;
 use crate::controllers::status_patch::replacing_status_patch;
@@ -16,6 +17,7 @@ const FIRST_RETRY_DELAY: Duration = Duration::from_millis(100);
 pub struct StatusWriter {
     api: Api<Pod>,
     name: String,
+    pod_ip: String,
     last: PodStatus,
 }
 
@@ -24,13 +26,14 @@ impl StatusWriter {
         Self {
             api,
             name: pod.metadata.name.clone().unwrap_or_default(),
+            pod_ip: pod_ip(pod),
             last: pod.status.clone().unwrap_or_default(),
         }
     }
 
     /// Reports `view`. A Pod that no longer exists is not an error: there is nobody left to tell.
     pub async fn write(&mut self, view: &PodView) -> Result<(), kube::Error> {
-        let status = pod_status(view, Some(&self.last), now());
+        let status = pod_status(view, &self.pod_ip, Some(&self.last), now());
         if status == self.last {
             return Ok(());
         }
