@@ -49,8 +49,12 @@ pub enum PreUpgradeResult {
         reason: String,
         message: String,
     },
-    /// Not attempted (no `spec.backup`, stale epoch, actor restarting).
+    /// Not attempted: `spec.backup` is unusable, or the epoch no longer holds the lock.
     Refused {
+        reason: String,
+    },
+    /// Not attempted now (the backup actor is restarting): ask again.
+    Unavailable {
         reason: String,
     },
 }

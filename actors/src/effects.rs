@@ -231,6 +231,17 @@ pub enum EventReason {
     RestoreStarted,
     RestoreCompleted,
     RestoreFailed,
+    UpgradeStarted,
+    /// The upgrade waits for the operation lock.
+    UpgradeWaitingForLock,
+    PreUpgradeSnapshotTaken,
+    PodUpgraded,
+    UpgradeCompleted,
+    /// The pre-upgrade snapshot failed; nothing was replaced.
+    UpgradeBlocked,
+    UpgradeFailed,
+    /// A version change the guard does not carry out (a downgrade, a workload it cannot drive).
+    UpgradeRefused,
 }
 
 impl EventReason {
@@ -249,6 +260,9 @@ impl EventReason {
                 | Self::BackupConfigurationInvalid
                 | Self::PlainHttpEndpoint
                 | Self::OperationLockBlocked
+                | Self::UpgradeBlocked
+                | Self::UpgradeFailed
+                | Self::UpgradeRefused
         )
     }
 }

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use openbao_crds::Operation;
 
+use crate::child::PreUpgradeResult;
 use crate::holder::HolderId;
 use crate::lock::AcquireRequest;
 
@@ -61,6 +62,13 @@ pub trait LockService: Send + Sync {
     fn acquire(&self, request: AcquireRequest) -> BoxFuture<'_, Result<LockReply, LockCallError>>;
     fn release(&self, holder: &HolderId, epoch: u64) -> Result<(), LockCallError>;
     fn report(&self, report: OperationReport);
+    /// Asks the backup child, through the supervisor, for a pre-upgrade snapshot under the lock held with
+    /// `epoch`; resolves when the backup ended (it may take as long as a backup does).
+    fn pre_upgrade_snapshot(
+        &self,
+        upgrade_id: String,
+        epoch: u64,
+    ) -> BoxFuture<'_, Result<PreUpgradeResult, LockCallError>>;
 }
 
 /// What a child holds instead of its supervisor's `ActorRef`.
@@ -104,5 +112,13 @@ impl LockClient {
 
     pub fn report(&self, report: OperationReport) {
         self.0.report(report);
+    }
+
+    pub async fn pre_upgrade_snapshot(
+        &self,
+        upgrade_id: String,
+        epoch: u64,
+    ) -> Result<PreUpgradeResult, LockCallError> {
+        self.0.pre_upgrade_snapshot(upgrade_id, epoch).await
     }
 }

@@ -390,10 +390,8 @@ impl SupervisorState {
         if let Err(ChildEvent::PreUpgradeSnapshot { reply, .. }) =
             self.children.deliver(Operation::Backup, event)
         {
-            let _ = reply.send(PreUpgradeResult::Refused {
-                reason:
-                    "the backup actor is not running (restarting, or not configured); ask again"
-                        .into(),
+            let _ = reply.send(PreUpgradeResult::Unavailable {
+                reason: "the backup actor is not running (restarting); ask again".into(),
             });
         }
     }

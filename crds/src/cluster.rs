@@ -12,6 +12,8 @@ use crate::secret_ref::CaBundleSecretRef;
 /// Annotation that requests a manual backup. Every new value is queued, never dropped;
 /// `status.backup.lastHandledTrigger` shows the value whose Job was created last.
 pub const TRIGGER_BACKUP_ANNOTATION: &str = "openbao.org/trigger-backup";
+/// Annotation whose new value retries a `Blocked` or `Failed` upgrade to the same version.
+pub const RETRY_UPGRADE_ANNOTATION: &str = "openbao.org/retry-upgrade";
 /// Label of a backup Job: the [`BackupKind`](crate::BackupKind) it runs (`scheduled`, `manual`, `pre-upgrade`).
 pub const BACKUP_KIND_LABEL: &str = "openbao.org/backup-kind";
 

@@ -216,6 +216,30 @@ pub struct UpgradeStatus {
     /// When the upgrade started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<DateTime<Utc>>,
+    /// When it ended (`Completed`, `Blocked` or `Failed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub completed_at: Option<DateTime<Utc>>,
+    /// Pods this upgrade replaced, in order. A restarted operator never replaces one twice.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pods_updated: Vec<String>,
+    /// The Pod being replaced: its name and the uid of the instance that is deleted, so a delete repeated after
+    /// an operator restart never removes the Pod that replaced it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replacing: Option<ReplacedPod>,
+    /// The `openbao.org/retry-upgrade` annotation value this attempt answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_token: Option<String>,
+    /// Why the upgrade waits, stopped or failed, and what to do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// A Pod the rollout deletes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplacedPod {
+    pub name: String,
+    pub uid: String,
 }
 
 /// Progress of an upgrade.
@@ -228,6 +252,10 @@ pub enum UpgradePhase {
     /// Rolling the StatefulSet to the new version.
     RollingOut,
     Completed,
+    /// The pre-upgrade snapshot failed; nothing was replaced. Retried on a spec change or a new
+    /// `openbao.org/retry-upgrade` annotation.
+    Blocked,
+    /// The rollout stopped at a Pod; nothing further was replaced.
     Failed,
 }
 
@@ -239,6 +267,7 @@ impl UpgradePhase {
             Self::PreUpgradeSnapshot => "PreUpgradeSnapshot",
             Self::RollingOut => "RollingOut",
             Self::Completed => "Completed",
+            Self::Blocked => "Blocked",
             Self::Failed => "Failed",
         }
     }

@@ -121,6 +121,26 @@ pub enum ClusterConditionReason {
     UpgradeComplete,
     /// `Upgrading=False`: the upgrade stopped; the message says why.
     UpgradeFailed,
+    /// `Upgrading=True`: the upgrade waits for the operation lock.
+    UpgradeWaitingForLock,
+    /// `Upgrading=False`: `spec.version` is older than the running version.
+    DowngradeRefused,
+    /// `Upgrading=False`: `spec.version` is not `x.y.z`.
+    InvalidVersion,
+    /// `Upgrading=False`: the Pods report a version that is not `x.y.z`, or different versions.
+    UnknownCurrentVersion,
+    /// `Upgrading=False`: the workload StatefulSet does not exist.
+    WorkloadNotFound,
+    /// `Upgrading=False`: the StatefulSet's update strategy is not `OnDelete`.
+    UpdateStrategyNotOnDelete,
+    /// `Upgrading=False`: the pre-upgrade snapshot failed; nothing was replaced.
+    PreUpgradeSnapshotFailed,
+    /// `Upgrading=False`: a replaced Pod came back sealed.
+    PodSealed,
+    /// `Upgrading=False`: a Pod did not become healthy in time.
+    PodNotHealthy,
+    /// `Upgrading=False`: a restore took the lock with `overrideOperationLock`.
+    UpgradePreempted,
     /// `Restoring=True`.
     RestoreInProgress,
     /// `Restoring=False`.
@@ -145,6 +165,16 @@ impl ClusterConditionReason {
             Self::RollingOut => "RollingOut",
             Self::UpgradeComplete => "UpgradeComplete",
             Self::UpgradeFailed => "UpgradeFailed",
+            Self::UpgradeWaitingForLock => "UpgradeWaitingForLock",
+            Self::DowngradeRefused => "DowngradeRefused",
+            Self::InvalidVersion => "InvalidVersion",
+            Self::UnknownCurrentVersion => "UnknownCurrentVersion",
+            Self::WorkloadNotFound => "WorkloadNotFound",
+            Self::UpdateStrategyNotOnDelete => "UpdateStrategyNotOnDelete",
+            Self::PreUpgradeSnapshotFailed => "PreUpgradeSnapshotFailed",
+            Self::PodSealed => "PodSealed",
+            Self::PodNotHealthy => "PodNotHealthy",
+            Self::UpgradePreempted => "UpgradePreempted",
             Self::RestoreInProgress => "RestoreInProgress",
             Self::NoRestore => "NoRestore",
         }

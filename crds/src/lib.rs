@@ -30,12 +30,12 @@ pub use backup_target::{
     cluster_folder,
 };
 pub use cluster::{
-    BACKUP_KIND_LABEL, OpenBaoCluster, OpenBaoClusterSpec, TRIGGER_BACKUP_ANNOTATION, TlsSpec,
-    UpgradeSpec, WorkloadSpec,
+    BACKUP_KIND_LABEL, OpenBaoCluster, OpenBaoClusterSpec, RETRY_UPGRADE_ANNOTATION,
+    TRIGGER_BACKUP_ANNOTATION, TlsSpec, UpgradeSpec, WorkloadSpec,
 };
 pub use cluster_status::{
     BackupFailure, BackupKind, BackupStatus, OpenBaoClusterStatus, Operation, OperationLock,
-    RecoveryPoint, UpgradePhase, UpgradeStatus,
+    RecoveryPoint, ReplacedPod, UpgradePhase, UpgradeStatus,
 };
 pub use crd_manifest::{crd_yaml, crds};
 pub use restore::{OpenBaoRestore, OpenBaoRestoreSpec, RestoreSource, SnapshotSelection};

@@ -4,6 +4,7 @@
 //! - `openbao_backup_*`: derived from each cluster's `status.backup` ([`backup`]);
 //! - `openbao_operation_lock_*`: lock holder per operation, grants and denials ([`lock`]);
 //! - `openbao_restore_*`: restore requests by outcome, duration, a restore in progress ([`restore`]);
+//! - `openbao_upgrade_*`: upgrades by outcome, one in progress, the last one's phase ([`upgrade`]);
 //! - `openbao_actor_*`: per-cluster actor messages, mailbox depth, handler time and restarts ([`actors`]);
 //! - `openbao_operator_leader` and `process_*`: exported by every replica ([`process`]).
 //!
@@ -21,6 +22,7 @@ pub mod lock;
 pub mod process;
 pub mod restore;
 pub mod text_format;
+pub mod upgrade;
 
 #[cfg(test)]
 mod tests;
@@ -44,6 +46,7 @@ use backup::BackupMetrics;
 use lock::LockMetrics;
 use process::ProcessMetrics;
 use restore::PrometheusRestoreMetrics;
+use upgrade::PrometheusUpgradeMetrics;
 
 /// `Content-Type` of the exposition.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -58,6 +61,7 @@ pub struct OperatorMetrics {
     pub backup: BackupMetrics,
     pub lock: LockMetrics,
     pub restore: PrometheusRestoreMetrics,
+    pub upgrade: PrometheusUpgradeMetrics,
     pub actors: PrometheusActorMetrics,
     /// The last `status.backup` seen per cluster, to count transitions once.
     last_backup_status: Mutex<HashMap<ClusterKey, BackupStatus>>,
@@ -75,6 +79,7 @@ impl OperatorMetrics {
         let backup = BackupMetrics::register(&mut registry);
         let lock = LockMetrics::register(&mut registry);
         let restore = PrometheusRestoreMetrics::register(&mut registry);
+        let upgrade = PrometheusUpgradeMetrics::register(&mut registry);
         let actors = PrometheusActorMetrics::register(&mut registry);
         let mut process_registry = Registry::default();
         let process = ProcessMetrics::register(&mut process_registry);
@@ -86,6 +91,7 @@ impl OperatorMetrics {
             backup,
             lock,
             restore,
+            upgrade,
             actors,
             last_backup_status: Mutex::new(HashMap::new()),
         }
@@ -128,6 +134,7 @@ impl OperatorMetrics {
         let Some(key) = ClusterKey::of(cluster) else {
             return;
         };
+        self.upgrade.observe(&key, cluster);
         let status = cluster.status.as_ref();
         let backup_config = validate_cluster_spec(&cluster.spec).ok().flatten();
         self.backup.set_schedule_interval(
@@ -170,6 +177,7 @@ impl OperatorMetrics {
         self.backup.remove(key);
         self.lock.remove(key);
         self.restore.remove(key);
+        self.upgrade.remove(key);
         self.actors.remove(key);
         self.last_backup_status
             .lock()

@@ -112,6 +112,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
     let slot = Arc::new(ManagerSlot::default());
     let (cluster_store, cluster_writer) = kube::runtime::reflector::store();
     let (restore_store, restore_writer) = kube::runtime::reflector::store();
+    let (stateful_set_store, stateful_set_writer) = kube::runtime::reflector::store();
     let job_settings = JobSettings {
         ttl_seconds_after_finished: args.job_ttl_seconds,
         ..JobSettings::new(&args.executor_image)
@@ -123,6 +124,8 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         ChildStores {
             clusters: cluster_store,
             restores: restore_store,
+            stateful_sets: stateful_set_store,
+            upgrade_pod_timeout: std::time::Duration::from_secs(args.upgrade_pod_timeout_seconds),
         },
         Some(identity.clone()),
         metrics.clone(),
@@ -136,6 +139,7 @@ pub async fn run(args: RunArgs) -> Result<(), RunError> {
         watchers::Routing {
             cluster_writer,
             restore_writer,
+            stateful_set_writer,
             job_operations: job_operations.clone(),
             restore_failures: KubeRestoreWriter::new(client.clone(), Some(identity.clone())),
         },

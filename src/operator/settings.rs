@@ -50,6 +50,11 @@ pub struct RunArgs {
     #[arg(long, env = "OPERATOR_API_MAX_IN_FLIGHT", default_value_t = 32,
           value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub api_max_in_flight: u16,
+    /// How long an upgrade waits for a replaced OpenBao Pod (or the cluster) to become healthy before it stops
+    /// with `PodNotHealthy`.
+    #[arg(long, env = "OPERATOR_UPGRADE_POD_TIMEOUT_SECONDS", default_value_t = 600,
+          value_parser = clap::value_parser!(u64).range(10..=86_400))]
+    pub upgrade_pod_timeout_seconds: u64,
     /// How long finished backup Jobs (and their Pods' logs) are kept.
     #[arg(long, env = "OPERATOR_JOB_TTL_SECONDS", default_value_t = 86_400)]
     pub job_ttl_seconds: i32,

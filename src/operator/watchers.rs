@@ -155,6 +155,8 @@ pub struct Routing {
     pub cluster_writer: Writer<OpenBaoCluster>,
     /// The OpenBaoRestore cache, which the restore actors read.
     pub restore_writer: Writer<OpenBaoRestore>,
+    /// The StatefulSet cache, which the upgrade actors read.
+    pub stateful_set_writer: Writer<StatefulSet>,
     /// Fails requests that name a cluster which does not exist.
     pub restore_failures: KubeRestoreWriter,
     /// The operations a child owns: only their Jobs are routed (and only their finished Jobs' Pods are read).
@@ -188,7 +190,9 @@ pub fn start(
     let (jobs, job_events) = reflected(api::<Job>(client, namespace), jobs_config, trim_job);
     // The OpenBao StatefulSets come from elsewhere (e.g. a Helm chart): any `managed-by` value is selected.
     let sts_config = watcher::Config::default().labels(MANAGED_BY_LABEL);
-    let (stateful_sets, sts_events) = reflected(
+    let stateful_sets = routing.stateful_set_writer.as_reader();
+    let sts_events = reflected_into(
+        routing.stateful_set_writer,
         api::<StatefulSet>(client, namespace),
         sts_config,
         trim_metadata,

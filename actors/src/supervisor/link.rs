@@ -7,6 +7,7 @@ use ractor::ActorRef;
 use ractor::rpc::CallResult;
 
 use super::SupervisorMsg;
+use crate::child::PreUpgradeResult;
 use crate::holder::HolderId;
 use crate::lock::AcquireRequest;
 use crate::lock_client::{LockCallError, LockReply, LockService, OperationReport};
@@ -59,6 +60,38 @@ impl LockService for SupervisorLink {
             epoch,
         })
         .map_err(|error| LockCallError::Unreachable(error.to_string()))
+    }
+
+    fn pre_upgrade_snapshot(
+        &self,
+        upgrade_id: String,
+        epoch: u64,
+    ) -> BoxFuture<'_, Result<PreUpgradeResult, LockCallError>> {
+        Box::pin(async move {
+            self.1.sent();
+            // No timeout: the answer comes when the backup Job ended (bounded by its own deadline); a backup
+            // actor that stops drops the reply, which ends the call.
+            let call = self
+                .0
+                .call(
+                    |reply| SupervisorMsg::PreUpgradeSnapshot {
+                        upgrade_id,
+                        epoch,
+                        reply,
+                    },
+                    None,
+                )
+                .await;
+            if call.is_err() {
+                self.1.handled();
+            }
+            match call {
+                Ok(CallResult::Success(result)) => Ok(result),
+                Ok(CallResult::Timeout) => Err(LockCallError::Timeout),
+                Ok(CallResult::SenderError) => Err(LockCallError::Dropped),
+                Err(error) => Err(LockCallError::Unreachable(error.to_string())),
+            }
+        })
     }
 
     fn report(&self, report: OperationReport) {

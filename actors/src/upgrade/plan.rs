@@ -5,6 +5,11 @@
 use std::cmp::Ordering;
 use std::collections::BTreeSet;
 
+use openbao_crds::conditions::ClusterConditionReason;
+use openbao_crds::{OpenBaoCluster, UpgradePhase, UpgradeStatus};
+
+use crate::effects::HolderLiveness;
+
 /// An OpenBao release, `x.y.z`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Version {
@@ -42,7 +47,7 @@ impl std::fmt::Display for Version {
 /// Why the guard touches nothing: a condition reason and an actionable message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
-    pub reason: &'static str,
+    pub reason: ClusterConditionReason,
     pub message: String,
 }
 
@@ -61,7 +66,7 @@ pub fn version_change(
 ) -> Result<Option<VersionChange>, Refusal> {
     let Some(to) = Version::parse(spec_version) else {
         return Err(Refusal {
-            reason: "InvalidVersion",
+            reason: ClusterConditionReason::InvalidVersion,
             message: format!(
                 "spec.version {spec_version:?} is not x.y.z (e.g. 2.7.2); it becomes the image tag, so it must \
                  name an exact release"
@@ -73,7 +78,7 @@ pub fn version_change(
     };
     let Some(from) = Version::parse(current) else {
         return Err(Refusal {
-            reason: "UnknownCurrentVersion",
+            reason: ClusterConditionReason::UnknownCurrentVersion,
             message: format!(
                 "the cluster reports version {current:?}, which is not x.y.z; the guard cannot tell an upgrade \
                  from a downgrade"
@@ -83,7 +88,7 @@ pub fn version_change(
     match to.cmp(&from) {
         Ordering::Equal => Ok(None),
         Ordering::Less => Err(Refusal {
-            reason: "DowngradeRefused",
+            reason: ClusterConditionReason::DowngradeRefused,
             message: format!(
                 "spec.version {to} is older than the running {from}: OpenBao does not support downgrades (the \
                  newer version may have changed the stored data); to go back, restore the pre-upgrade snapshot \
@@ -109,7 +114,7 @@ pub struct WorkloadFacts {
 pub fn drivable(workload: Option<&WorkloadFacts>, expected_name: &str) -> Result<(), Refusal> {
     let Some(workload) = workload else {
         return Err(Refusal {
-            reason: "WorkloadNotFound",
+            reason: ClusterConditionReason::WorkloadNotFound,
             message: format!(
                 "StatefulSet {expected_name} does not exist in the cluster's namespace; set \
                  spec.workload.statefulSetName to the StatefulSet that runs OpenBao"
@@ -119,7 +124,7 @@ pub fn drivable(workload: Option<&WorkloadFacts>, expected_name: &str) -> Result
     match workload.update_strategy.as_deref() {
         Some("OnDelete") => Ok(()),
         other => Err(Refusal {
-            reason: "UpdateStrategyNotOnDelete",
+            reason: ClusterConditionReason::UpdateStrategyNotOnDelete,
             message: format!(
                 "StatefulSet {} uses update strategy {}; the guard replaces Pods itself (standbys first, the \
                  active node last), which needs spec.updateStrategy.type: OnDelete (the OpenBao Helm chart's \
@@ -173,7 +178,7 @@ pub enum RolloutStep {
     /// A Pod replaced by this upgrade came back sealed: stop, replace nothing more.
     Stop {
         pod: String,
-        reason: &'static str,
+        reason: ClusterConditionReason,
         message: String,
     },
     /// Every Pod runs the new version, unsealed and ready, and raft has a leader with healthy voters.
@@ -200,7 +205,7 @@ pub fn next_step(
     {
         return RolloutStep::Stop {
             pod: pod.name.clone(),
-            reason: "PodSealed",
+            reason: ClusterConditionReason::PodSealed,
             message: format!(
                 "{} came back sealed after it was replaced; unseal it (Shamir-sealed clusters need their key \
                  holders), then retry the upgrade with a new openbao.org/retry-upgrade annotation",
@@ -248,6 +253,68 @@ pub fn next_step(
         Some(pod) => RolloutStep::Replace(pod.name.clone()),
         None => RolloutStep::Done,
     }
+}
+
+/// The version the cluster runs: the oldest any Pod reports (during a rollout, the one not yet replaced).
+/// `None` when no Pod reports an `x.y.z` version.
+pub fn observed_version(pods: &[PodFacts]) -> Option<Version> {
+    pods.iter()
+        .filter_map(|pod| pod.version.as_deref().and_then(Version::parse))
+        .min()
+}
+
+/// The id of an attempt at `to_version`: it names the pre-upgrade backup Job, so the same attempt asked again (after
+/// a restart) finds its Job, and a retry (a new token) takes a new snapshot.
+pub fn attempt_id(to_version: &str, retry_token: Option<&str>) -> String {
+    match retry_token {
+        Some(token) => format!("{to_version}-{token}"),
+        None => to_version.to_string(),
+    }
+}
+
+/// An attempt at `spec_version` that stopped (`Blocked`, `Failed`) stays stopped until the version changes or the
+/// `openbao.org/retry-upgrade` annotation gets a value that attempt did not answer.
+pub fn stays_stopped(
+    last: Option<&UpgradeStatus>,
+    spec_version: &str,
+    retry_token: Option<&str>,
+) -> bool {
+    last.is_some_and(|last| {
+        last.to_version == spec_version
+            && matches!(last.phase, UpgradePhase::Blocked | UpgradePhase::Failed)
+            && last.retry_token.as_deref() == retry_token
+    })
+}
+
+/// Whether the upgrade behind an `upgrade/<version>` lock still runs, judged from the cluster: its
+/// `status.upgrade` for that version is in progress, or (granted before the status was written) the spec still
+/// asks for that version.
+pub fn upgrade_liveness(cluster: Option<&OpenBaoCluster>, holder_version: &str) -> HolderLiveness {
+    let Some(cluster) = cluster else {
+        return HolderLiveness::Missing;
+    };
+    let last = cluster
+        .status
+        .as_ref()
+        .and_then(|status| status.upgrade.as_ref());
+    match last {
+        Some(last) if last.to_version == holder_version => {
+            if is_terminal(last.phase) {
+                HolderLiveness::Finished(None)
+            } else {
+                HolderLiveness::Active
+            }
+        }
+        _ if cluster.spec.version == holder_version => HolderLiveness::Active,
+        _ => HolderLiveness::Missing,
+    }
+}
+
+pub fn is_terminal(phase: UpgradePhase) -> bool {
+    matches!(
+        phase,
+        UpgradePhase::Completed | UpgradePhase::Blocked | UpgradePhase::Failed
+    )
 }
 
 #[cfg(test)]

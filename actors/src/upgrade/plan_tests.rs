@@ -64,17 +64,24 @@ fn a_version_change_is_an_upgrade_or_a_named_refusal() {
     assert_eq!(version_change("2.7.2", Some("2.7.2")), Ok(None));
     assert_eq!(version_change("2.7.2", None), Ok(None));
     assert_eq!(
-        version_change("2.6.2", Some("2.7.2")).unwrap_err().reason,
+        version_change("2.6.2", Some("2.7.2"))
+            .unwrap_err()
+            .reason
+            .as_str(),
         "DowngradeRefused"
     );
     assert_eq!(
-        version_change("latest", Some("2.7.2")).unwrap_err().reason,
+        version_change("latest", Some("2.7.2"))
+            .unwrap_err()
+            .reason
+            .as_str(),
         "InvalidVersion"
     );
     assert_eq!(
         version_change("2.7.2", Some("2.7.2+ent"))
             .unwrap_err()
-            .reason,
+            .reason
+            .as_str(),
         "UnknownCurrentVersion"
     );
 }
@@ -92,11 +99,11 @@ fn only_an_on_delete_statefulset_can_be_driven() {
     );
     for strategy in [None, Some("RollingUpdate")] {
         let refused = drivable(Some(&workload(strategy)), "openbao").unwrap_err();
-        assert_eq!(refused.reason, "UpdateStrategyNotOnDelete");
+        assert_eq!(refused.reason.as_str(), "UpdateStrategyNotOnDelete");
         assert!(refused.message.contains("OnDelete"));
     }
     assert_eq!(
-        drivable(None, "openbao").unwrap_err().reason,
+        drivable(None, "openbao").unwrap_err().reason.as_str(),
         "WorkloadNotFound"
     );
 }
@@ -173,7 +180,7 @@ fn a_replaced_pod_that_comes_back_sealed_stops_the_rollout() {
             message,
         } => {
             assert_eq!(pod, "openbao-2");
-            assert_eq!(reason, "PodSealed");
+            assert_eq!(reason.as_str(), "PodSealed");
             assert!(message.contains("unseal"));
         }
         other => panic!("unexpected {other:?}"),

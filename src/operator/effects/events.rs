@@ -95,6 +95,14 @@ fn action(reason: EventReason) -> &'static str {
         EventReason::RestoreStarted
         | EventReason::RestoreCompleted
         | EventReason::RestoreFailed => "Restore",
+        EventReason::UpgradeStarted
+        | EventReason::UpgradeWaitingForLock
+        | EventReason::PreUpgradeSnapshotTaken
+        | EventReason::PodUpgraded
+        | EventReason::UpgradeCompleted
+        | EventReason::UpgradeBlocked
+        | EventReason::UpgradeFailed
+        | EventReason::UpgradeRefused => "Upgrade",
     }
 }
 

@@ -13,9 +13,11 @@ mod network_policy;
 mod restore_effects;
 mod restore_reader;
 mod status_writer;
+mod upgrade_effects;
 
 use std::sync::Arc;
 
+use k8s_openapi::api::apps::v1::StatefulSet;
 use kube::api::PatchParams;
 use kube::runtime::reflector::Store;
 use openbao_actors::backup::{BackupChild, BackupEffects};
@@ -23,6 +25,7 @@ use openbao_actors::child::ChildSpecs;
 use openbao_actors::clock::{Clock, SystemClock};
 use openbao_actors::effects::ClusterEffects;
 use openbao_actors::restore::{RestoreChild, RestoreEffects};
+use openbao_actors::upgrade::{UpgradeChild, UpgradeEffects};
 use openbao_crds::{OpenBaoCluster, OpenBaoRestore, Operation};
 
 pub use api_error::ApiFailure;
@@ -33,6 +36,7 @@ pub use lock_store::KubeLockStore;
 pub use restore_effects::{CachedRestoreRequests, KubeRestoreJobs, KubeRestoreWriter};
 pub use restore_reader::KubeRestoreReader;
 pub use status_writer::{KubeStatusWriter, backup_status_patch};
+pub use upgrade_effects::{CachedClusters, KubeWorkload};
 
 use crate::jobs::JobSettings;
 use crate::metrics::OperatorMetrics;
@@ -74,8 +78,14 @@ pub fn kube_children(
     let status = Arc::new(KubeStatusWriter::new(
         client.clone(),
         clock,
-        stores.clusters,
+        stores.clusters.clone(),
     ));
+    let upgrade = UpgradeEffects {
+        workload: Arc::new(KubeWorkload::new(client.clone(), stores.stateful_sets)),
+        status: status.clone(),
+        clusters: Arc::new(CachedClusters(stores.clusters)),
+        metrics: Arc::new(metrics.upgrade.clone()),
+    };
     let job_reader = Arc::new(JobReader::new(client.clone()));
     let backup = BackupEffects {
         jobs: Arc::new(KubeBackupJobs::new(client.clone(), job_settings.clone())),
@@ -96,6 +106,7 @@ pub fn kube_children(
             Arc::new(KubeRestoreReader::new(client)),
             restore,
         )),
+        Arc::new(UpgradeChild::new(upgrade, stores.upgrade_pod_timeout)),
     ])
 }
 
@@ -103,6 +114,9 @@ pub fn kube_children(
 pub struct ChildStores {
     pub clusters: Store<OpenBaoCluster>,
     pub restores: Store<OpenBaoRestore>,
+    pub stateful_sets: Store<StatefulSet>,
+    /// How long a rollout waits for a replaced Pod to become healthy.
+    pub upgrade_pod_timeout: std::time::Duration,
 }
 
 /// The operations whose Jobs the children take (their Job events are routed; others are ignored).

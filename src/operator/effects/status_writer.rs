@@ -17,7 +17,8 @@ use openbao_actors::clock::Clock;
 use openbao_actors::cluster_key::ClusterKey;
 use openbao_actors::effects::{ConditionUpdate, EffectError};
 use openbao_actors::restore::effects::ClusterConditionWriter;
-use openbao_crds::{BackupStatus, OpenBaoCluster};
+use openbao_actors::upgrade::effects::UpgradeStatusWriter;
+use openbao_crds::{BackupStatus, OpenBaoCluster, UpgradeStatus};
 use serde_json::{Value, json};
 
 use super::api_error::ApiFailure;
@@ -125,6 +126,43 @@ pub fn cluster_conditions_patch(
     }))
 }
 
+/// The status patch that sets `currentVersion`, `upgrade` and merges `conditions`, or `None` when `current` shows
+/// them already. A `current_version` of `None` leaves the recorded one.
+pub fn upgrade_status_patch(
+    current: &OpenBaoCluster,
+    current_version: Option<&str>,
+    upgrade: Option<&UpgradeStatus>,
+    conditions: &[ConditionUpdate],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<Value> {
+    let status = current.status.clone().unwrap_or_default();
+    let merged = merge_conditions(
+        &status.conditions,
+        conditions,
+        now,
+        current.metadata.generation,
+    );
+    let version = current_version
+        .map(str::to_string)
+        .or(status.current_version.clone());
+    let diff = merge_diff(
+        &json!({
+            "currentVersion": status.current_version,
+            "upgrade": status.upgrade,
+            "conditions": status.conditions,
+        }),
+        &json!({
+            "currentVersion": version,
+            "upgrade": upgrade.or(status.upgrade.as_ref()),
+            "conditions": merged,
+        }),
+    )?;
+    Some(json!({
+        "metadata": {"resourceVersion": current.metadata.resource_version},
+        "status": diff,
+    }))
+}
+
 impl KubeStatusWriter {
     /// Patches the status with what `patch_for` makes of the object, conditioned on its resourceVersion: from the
     /// cache first, from a GET after a conflict or an empty diff.
@@ -194,6 +232,20 @@ impl ClusterConditionWriter for KubeStatusWriter {
     ) -> BoxFuture<'a, Result<(), EffectError>> {
         Box::pin(self.patch_status_with(cluster, move |object, now| {
             cluster_conditions_patch(object, conditions, now)
+        }))
+    }
+}
+
+impl UpgradeStatusWriter for KubeStatusWriter {
+    fn write_upgrade_status<'a>(
+        &'a self,
+        cluster: &'a ClusterKey,
+        current_version: Option<&'a str>,
+        upgrade: Option<&'a UpgradeStatus>,
+        conditions: &'a [ConditionUpdate],
+    ) -> BoxFuture<'a, Result<(), EffectError>> {
+        Box::pin(self.patch_status_with(cluster, move |object, now| {
+            upgrade_status_patch(object, current_version, upgrade, conditions, now)
         }))
     }
 }
