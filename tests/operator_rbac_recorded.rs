@@ -73,6 +73,10 @@ const UNEXERCISED_GRANTS: &[(&str, &str, &str)] = &[
     // The executor NetworkPolicy is patched only when the ports of the OpenBao or store endpoints change; this
     // run's endpoints keep theirs (its re-check reads the policy and finds it current).
     ("networking.k8s.io", "networkpolicies", "patch"),
+    // The upgrade guard's two moves; this run changes no version. tests/operator_e2e_upgrade.rs rolls a real
+    // StatefulSet with them.
+    ("apps", "statefulsets", "patch"),
+    ("", "pods", "delete"),
 ];
 
 /// One RBAC permission: what a rule grants and what a request needs.

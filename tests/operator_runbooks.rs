@@ -5,103 +5,13 @@
 
 mod operator_support;
 
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use openbao_crds::RestorePhase;
-use openbao_test_harness::kubectl::Kubectl;
-use operator_support::world::{BackupSettings, CLUSTER, World, WorldOptions};
-use operator_support::{NAMESPACE, Operator, eventually, wait_ready};
+use operator_support::runbook::{SKIP_MARKER, run_block, runbook, shell_blocks};
+use operator_support::world::{BackupSettings, World, WorldOptions};
+use operator_support::{Operator, eventually, wait_ready};
 use serde_json::json;
-
-/// One block may wait for a restore (`kubectl wait --timeout=15m` in the text); the test's own bound is shorter.
-const BLOCK_DEADLINE: Duration = Duration::from_secs(300);
-const SKIP_MARKER: &str = "# runbook-test: skip";
-
-struct Block {
-    line: usize,
-    text: String,
-}
-
-/// The ```sh blocks of a Markdown file, with the line each starts on.
-fn shell_blocks(markdown: &str) -> Vec<Block> {
-    let mut blocks = Vec::new();
-    let mut current: Option<Block> = None;
-    for (index, line) in markdown.lines().enumerate() {
-        match current.as_mut() {
-            None if line.trim_start() == "```sh" => {
-                current = Some(Block {
-                    line: index + 1,
-                    text: String::new(),
-                });
-            }
-            Some(_) if line.trim_start() == "```" => blocks.extend(current.take()),
-            Some(block) => {
-                block.text.push_str(line);
-                block.text.push('\n');
-            }
-            None => {}
-        }
-    }
-    assert!(current.is_none(), "an unclosed ```sh block");
-    blocks
-}
-
-fn runbook(name: &str) -> (PathBuf, String) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("docs/runbooks")
-        .join(name);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
-    (path, text)
-}
-
-async fn run_block(block: &Block, source: &Path, kubeconfig: &Path, log: &Path) {
-    let kubectl = Kubectl::tools().binary;
-    let tools = kubectl.parent().expect("kubectl's directory");
-    // The `kubectl openbao` plugin that cargo built for this test, where kubectl looks for plugins.
-    let plugin = Path::new(env!("CARGO_BIN_EXE_kubectl-openbao"))
-        .parent()
-        .expect("the plugin's directory");
-    let path = format!(
-        "{}:{}:{}",
-        tools.display(),
-        plugin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let mut command = tokio::process::Command::new("bash");
-    command
-        .args(["-euo", "pipefail", "-c", &block.text])
-        .env("PATH", path)
-        .env("KUBECONFIG", kubeconfig)
-        .env("NS", NAMESPACE)
-        .env("CLUSTER", CLUSTER)
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
-    let output = tokio::time::timeout(BLOCK_DEADLINE, command.output())
-        .await
-        .unwrap_or_else(|_| {
-            panic!(
-                "{}:{} did not finish in {BLOCK_DEADLINE:?}:\n{}",
-                source.display(),
-                block.line,
-                block.text
-            )
-        })
-        .expect("bash runs");
-    assert!(
-        output.status.success(),
-        "{}:{} failed ({}):\n{}\nstdout:\n{}\nstderr:\n{}\noperator log tail:\n{}",
-        source.display(),
-        block.line,
-        output.status,
-        block.text,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr),
-        openbao_test_harness::process::log_tail(log, 40),
-    );
-}
 
 #[test]
 fn blocks_are_extracted_with_their_lines_and_skips_say_why() {
@@ -110,8 +20,12 @@ fn blocks_are_extracted_with_their_lines_and_skips_say_why() {
     );
     assert_eq!(blocks.len(), 2);
     assert_eq!((blocks[0].line, blocks[0].text.as_str()), (2, "echo one\n"));
+    let (_, upgrade) = runbook("upgrade.md");
     let (_, restore) = runbook("restore.md");
-    for block in shell_blocks(&restore) {
+    for block in shell_blocks(&restore)
+        .into_iter()
+        .chain(shell_blocks(&upgrade))
+    {
         if let Some(rest) = block.text.trim_start().strip_prefix(SKIP_MARKER) {
             assert!(
                 rest.trim_start().starts_with("(") && rest.len() > 8,
@@ -162,7 +76,7 @@ async fn the_restore_runbook_runs_as_written() {
         if block.text.trim_start().starts_with(SKIP_MARKER) {
             continue;
         }
-        run_block(block, &path, &world.kubeconfig, operator.log_path()).await;
+        run_block(block, &path, &world.kubeconfig, operator.log_path(), &[]).await;
         ran += 1;
     }
     assert!(ran >= 6, "ran {ran} blocks");

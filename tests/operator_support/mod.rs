@@ -8,6 +8,8 @@ pub mod leaks;
 pub mod monitoring;
 pub mod operator_process;
 pub mod promtool;
+pub mod runbook;
+pub mod upgrade_world;
 pub mod wait;
 pub mod world;
 

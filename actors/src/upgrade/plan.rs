@@ -185,10 +185,11 @@ pub enum RolloutStep {
     Done,
 }
 
-/// Decides the next move of a rollout to `target`. `replaced` names the Pods this upgrade already deleted (kept
+/// Decides the next move of a rollout to `target` of a StatefulSet of `replicas` Pods. `replaced` names the Pods this upgrade already deleted (kept
 /// in `status.upgrade`, so a restarted operator never replaces a Pod twice).
 pub fn next_step(
     pods: &[PodFacts],
+    replicas: usize,
     raft: RaftFacts,
     target: Version,
     replaced: &BTreeSet<String>,
@@ -211,6 +212,13 @@ pub fn next_step(
                  holders), then retry the upgrade with a new openbao.org/retry-upgrade annotation",
                 pod.name
             ),
+        };
+    }
+    // A deleted Pod not recreated yet is missing from the list: it is down as surely as an unready one.
+    if pods.len() < replicas {
+        return RolloutStep::Wait {
+            pod: None,
+            why: format!("{} of {replicas} OpenBao Pods exist", pods.len()),
         };
     }
     // Never two Pods down: nothing is replaced while any Pod (or raft) is not healthy.

@@ -119,7 +119,7 @@ fn standbys_go_first_highest_ordinal_first_and_the_active_node_last() {
     let mut replaced = none();
     let mut order = Vec::new();
     loop {
-        match next_step(&pods, HEALTHY, target, &replaced) {
+        match next_step(&pods, pods.len(), HEALTHY, target, &replaced) {
             RolloutStep::Replace(name) => {
                 order.push(name.clone());
                 replaced.insert(name.clone());
@@ -145,7 +145,7 @@ fn nothing_is_replaced_while_a_pod_or_raft_is_unhealthy() {
     pods[1].ready = false;
     let replaced = BTreeSet::from(["openbao-1".to_string()]);
     assert!(matches!(
-        next_step(&pods, HEALTHY, target, &replaced),
+        next_step(&pods, pods.len(), HEALTHY, target, &replaced),
         RolloutStep::Wait { pod: Some(p), .. } if p == "openbao-1"
     ));
     pods[1].ready = true;
@@ -154,11 +154,11 @@ fn nothing_is_replaced_while_a_pod_or_raft_is_unhealthy() {
         all_voters_healthy: true,
     };
     assert!(matches!(
-        next_step(&pods, no_leader, target, &replaced),
+        next_step(&pods, pods.len(), no_leader, target, &replaced),
         RolloutStep::Wait { pod: None, .. }
     ));
     assert_eq!(
-        next_step(&pods, HEALTHY, target, &replaced),
+        next_step(&pods, pods.len(), HEALTHY, target, &replaced),
         RolloutStep::Replace("openbao-2".into())
     );
 }
@@ -173,7 +173,7 @@ fn a_replaced_pod_that_comes_back_sealed_stops_the_rollout() {
     ];
     pods[2].sealed = Some(true);
     let replaced = BTreeSet::from(["openbao-2".to_string()]);
-    match next_step(&pods, HEALTHY, target, &replaced) {
+    match next_step(&pods, pods.len(), HEALTHY, target, &replaced) {
         RolloutStep::Stop {
             pod,
             reason,
@@ -187,7 +187,7 @@ fn a_replaced_pod_that_comes_back_sealed_stops_the_rollout() {
     }
     // A sealed Pod this upgrade did not touch is waited for, not blamed.
     assert!(matches!(
-        next_step(&pods, HEALTHY, target, &none()),
+        next_step(&pods, pods.len(), HEALTHY, target, &none()),
         RolloutStep::Wait { .. }
     ));
 }
@@ -198,7 +198,7 @@ fn a_replaced_pod_is_never_replaced_again() {
     let pods = vec![pod(0, "2.6.2", true), pod(1, "2.6.2", false)];
     let replaced = BTreeSet::from(["openbao-1".to_string()]);
     assert!(matches!(
-        next_step(&pods, HEALTHY, target, &replaced),
+        next_step(&pods, pods.len(), HEALTHY, target, &replaced),
         RolloutStep::Wait { pod: Some(p), .. } if p == "openbao-1"
     ));
 }
@@ -237,6 +237,7 @@ proptest! {
     #[test]
     fn the_rollout_never_takes_a_second_pod_down(
         pods in any_pods(),
+        missing in 0usize..2,
         has_leader in any::<bool>(),
         all_voters_healthy in any::<bool>(),
         replaced_mask in any::<u8>(),
@@ -249,9 +250,11 @@ proptest! {
             .collect();
         let raft = RaftFacts { has_leader, all_voters_healthy };
         let all_healthy = pods.iter().all(|p| p.ready && p.sealed == Some(false));
-        match next_step(&pods, raft, target, &replaced) {
+        let replicas = pods.len() + missing;
+        match next_step(&pods, replicas, raft, target, &replaced) {
             RolloutStep::Replace(name) => {
                 prop_assert!(all_healthy && has_leader && all_voters_healthy);
+                prop_assert_eq!(missing, 0, "a Pod that does not exist is down");
                 prop_assert!(!replaced.contains(&name));
                 let chosen = pods.iter().find(|p| p.name == name).unwrap();
                 prop_assert!(!chosen.runs(target));
@@ -260,11 +263,108 @@ proptest! {
                 }
             }
             RolloutStep::Done => {
-                prop_assert!(!pods.is_empty() && all_healthy);
+                prop_assert!(!pods.is_empty() && all_healthy && missing == 0);
                 prop_assert!(pods.iter().all(|p| p.runs(target)));
             }
             RolloutStep::Stop { pod, .. } => prop_assert!(replaced.contains(&pod)),
             RolloutStep::Wait { .. } => {}
         }
     }
+}
+
+/// A deleted Pod that is not recreated yet is missing from the list: the others look healthy, but one is down.
+#[test]
+fn a_missing_pod_counts_as_down() {
+    let pods = vec![pod(0, "2.6.2", true), pod(1, "2.6.2", false)];
+    let replaced: BTreeSet<String> = ["openbao-2".to_string()].into();
+    assert!(matches!(
+        next_step(&pods, 3, HEALTHY, v("2.7.2"), &replaced),
+        RolloutStep::Wait { .. }
+    ));
+    assert_eq!(
+        next_step(&pods, 2, HEALTHY, v("2.7.2"), &none()),
+        RolloutStep::Replace("openbao-1".into())
+    );
+}
+
+#[test]
+fn the_running_version_is_the_oldest_a_pod_reports() {
+    let mut pods = vec![pod(0, "2.7.2", true), pod(1, "2.6.2", false)];
+    pods.push(PodFacts {
+        version: None,
+        ..pod(2, "x", false)
+    });
+    assert_eq!(observed_version(&pods), Some(v("2.6.2")));
+    assert_eq!(observed_version(&[]), None);
+}
+
+#[test]
+fn a_stopped_attempt_waits_for_a_new_token_or_version() {
+    let stopped = UpgradeStatus {
+        from_version: "2.6.2".into(),
+        to_version: "2.7.2".into(),
+        phase: UpgradePhase::Blocked,
+        pre_upgrade_snapshot_key: None,
+        started_at: None,
+        completed_at: None,
+        pods_updated: Vec::new(),
+        replacing: None,
+        retry_token: Some("1".into()),
+        message: None,
+    };
+    assert!(stays_stopped(Some(&stopped), "2.7.2", Some("1")));
+    assert!(!stays_stopped(Some(&stopped), "2.7.2", Some("2")));
+    assert!(!stays_stopped(Some(&stopped), "2.7.3", Some("1")));
+    let completed = UpgradeStatus {
+        phase: UpgradePhase::Completed,
+        ..stopped.clone()
+    };
+    assert!(!stays_stopped(Some(&completed), "2.7.2", Some("1")));
+    assert_eq!(attempt_id("2.7.2", None), "2.7.2");
+    assert_eq!(attempt_id("2.7.2", Some("7")), "2.7.2-7");
+}
+
+#[test]
+fn an_upgrade_lock_lives_while_its_attempt_is_in_progress_or_still_wanted() {
+    let mut cluster = OpenBaoCluster::new("c", openbao_crds::OpenBaoClusterSpec::new("2.7.2"));
+    assert_eq!(upgrade_liveness(None, "2.7.2"), HolderLiveness::Missing);
+    // Granted, not recorded yet, still wanted.
+    assert_eq!(
+        upgrade_liveness(Some(&cluster), "2.7.2"),
+        HolderLiveness::Active
+    );
+    assert_eq!(
+        upgrade_liveness(Some(&cluster), "2.8.0"),
+        HolderLiveness::Missing
+    );
+    let mut status = openbao_crds::OpenBaoClusterStatus::default();
+    status.upgrade = Some(UpgradeStatus {
+        from_version: "2.6.2".into(),
+        to_version: "2.7.2".into(),
+        phase: UpgradePhase::RollingOut,
+        pre_upgrade_snapshot_key: None,
+        started_at: None,
+        completed_at: None,
+        pods_updated: Vec::new(),
+        replacing: None,
+        retry_token: None,
+        message: None,
+    });
+    cluster.status = Some(status);
+    assert_eq!(
+        upgrade_liveness(Some(&cluster), "2.7.2"),
+        HolderLiveness::Active
+    );
+    cluster
+        .status
+        .as_mut()
+        .unwrap()
+        .upgrade
+        .as_mut()
+        .unwrap()
+        .phase = UpgradePhase::Failed;
+    assert_eq!(
+        upgrade_liveness(Some(&cluster), "2.7.2"),
+        HolderLiveness::Finished(None)
+    );
 }

@@ -191,7 +191,7 @@ impl UpgradeState {
             return;
         }
         let replaced: BTreeSet<String> = status.pods_updated.iter().cloned().collect();
-        let replicas = observation.pods.len();
+        let replicas = usize::try_from(workload.facts.replicas).unwrap_or(0);
         self.condition = Some(condition(
             ConditionStatus::True,
             ClusterConditionReason::RollingOut,
@@ -203,6 +203,7 @@ impl UpgradeState {
         ));
         match next_step(
             &observation.pod_facts(),
+            replicas,
             observation.raft,
             target,
             &replaced,

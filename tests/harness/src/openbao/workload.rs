@@ -188,6 +188,60 @@ impl OpenBaoWorkload {
         Ok(token)
     }
 
+    /// `127.A.B.0/24`, the Pods' network (for `spec.leaderHosts`).
+    pub fn pod_network(&self) -> String {
+        let addr = self.addr(0);
+        let host = addr
+            .trim_start_matches("http://")
+            .split(':')
+            .next()
+            .unwrap_or_default();
+        let prefix = host
+            .rsplit_once('.')
+            .map(|(prefix, _)| prefix)
+            .unwrap_or(host);
+        format!("{prefix}.0/24")
+    }
+
+    /// The address of the active node.
+    pub async fn active_addr(&self) -> Result<String, OpenBaoError> {
+        for ordinal in 0..self.replicas {
+            if self.health(ordinal).await.is_ok_and(|h| h.is_active()) {
+                return Ok(self.addr(ordinal));
+            }
+        }
+        Err(OpenBaoError::Unexpected {
+            what: "sys/health".into(),
+            detail: format!("no active node among {} Pods", self.replicas),
+        })
+    }
+
+    /// A request with the root token against the active node (after [`Self::initialize`]).
+    pub async fn call_as_root(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, OpenBaoError> {
+        let token = self
+            .root_token
+            .as_deref()
+            .ok_or_else(|| OpenBaoError::Unexpected {
+                what: path.to_string(),
+                detail: "not initialized".into(),
+            })?;
+        let active = self.active_addr().await?;
+        let response = self
+            .api
+            .call_ok(method, &active, path, Some(token), body)
+            .await?;
+        Ok(if response.body.is_empty() {
+            Value::Null
+        } else {
+            response.json()
+        })
+    }
+
     /// Every Pod answers unsealed and exactly one is active.
     pub async fn wait_healthy(&self) -> Result<(), OpenBaoError> {
         poll_until(
