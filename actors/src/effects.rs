@@ -271,9 +271,17 @@ impl EventReason {
 pub struct ClusterEvent {
     pub reason: EventReason,
     pub message: String,
-    /// The Job the event is about (the Event's related object). Kubernetes folds repeats of one reason into a
-    /// series that keeps the first message, so each Job's events must be told apart from the next Job's.
-    pub job: Option<String>,
+    /// The object the event is about besides the cluster (the Event's related object). Kubernetes folds repeats
+    /// of one reason into a series that keeps the first message, so each Job's (or Pod's) events must be told
+    /// apart from the next one's.
+    pub related: Option<Related>,
+}
+
+/// An object in the cluster's namespace that an event is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Related {
+    Job(String),
+    Pod(String),
 }
 
 pub trait EventRecorder: Send + Sync {
@@ -301,7 +309,7 @@ impl ClusterEffects {
             ClusterEvent {
                 reason,
                 message,
-                job: None,
+                related: None,
             },
         )
         .await;
@@ -320,7 +328,26 @@ impl ClusterEffects {
             ClusterEvent {
                 reason,
                 message,
-                job: Some(job.to_string()),
+                related: Some(Related::Job(job.to_string())),
+            },
+        )
+        .await;
+    }
+
+    /// Records an event about one Pod of the cluster.
+    pub async fn emit_about_pod(
+        &self,
+        cluster: &ClusterKey,
+        reason: EventReason,
+        pod: &str,
+        message: String,
+    ) {
+        self.record(
+            cluster,
+            ClusterEvent {
+                reason,
+                message,
+                related: Some(Related::Pod(pod.to_string())),
             },
         )
         .await;

@@ -94,6 +94,18 @@ pub fn lines(
 pub fn detail(s: &ClusterSummary, now: DateTime<Utc>, palette: Palette) -> String {
     let mut out = format!("Cluster:       {}/{}\n", s.namespace, s.name);
     out += &format!("Version:       {}\n", version(s));
+    if let Some(upgrade) = &s.upgrade {
+        out += &format!(
+            "Upgrade:       {} → {} {} ({} Pods replaced)\n",
+            upgrade.from_version, upgrade.to_version, upgrade.phase, upgrade.pods_updated
+        );
+        if let Some(key) = &upgrade.pre_upgrade_snapshot_key {
+            out += &format!("  snapshot:    {key}\n");
+        }
+        if let Some(message) = &upgrade.message {
+            out += &format!("  message:     {message}\n");
+        }
+    }
     out += &format!("Last backup:   {}\n", last_backup(s, now, palette));
     if let Some(last) = &s.last_backup {
         if let Some(key) = &last.key {
@@ -143,11 +155,18 @@ pub fn detail(s: &ClusterSummary, now: DateTime<Utc>, palette: Palette) -> Strin
 }
 
 fn version(s: &ClusterSummary) -> String {
-    match &s.current_version {
+    let base = match &s.current_version {
         Some(current) if current.trim_start_matches('v') != s.version.trim_start_matches('v') => {
             format!("{current} (wants {})", s.version)
         }
         _ => s.version.clone(),
+    };
+    match &s.upgrade {
+        Some(upgrade) if upgrade.is_news() => format!(
+            "{base}, upgrade to {} {}",
+            upgrade.to_version, upgrade.phase
+        ),
+        _ => base,
     }
 }
 
@@ -250,6 +269,7 @@ mod tests {
                 phase: "Running".into(),
                 dry_run: false,
             }],
+            upgrade: None,
         }
     }
 
@@ -292,5 +312,41 @@ mod tests {
         ] {
             assert!(text.contains(part), "{part:?} in\n{text}");
         }
+    }
+
+    #[test]
+    fn an_upgrade_in_progress_or_stopped_shows_in_the_version_and_the_detail() {
+        let mut s = summary();
+        s.current_version = Some("2.6.2".into());
+        s.upgrade = Some(crate::plugin::summary::Upgrade {
+            from_version: "2.6.2".into(),
+            to_version: "2.7.2".into(),
+            phase: "Blocked".into(),
+            pods_updated: 0,
+            pre_upgrade_snapshot_key: None,
+            message: Some("the pre-upgrade snapshot failed".into()),
+        });
+        let now = at("2026-12-03T04:00:00Z");
+        let row = lines(&[s.clone()], false, now, Palette::plain());
+        assert!(
+            row.contains("2.6.2 (wants 2.7.2), upgrade to 2.7.2 Blocked"),
+            "{row}"
+        );
+        let text = detail(&s, now, Palette::plain());
+        assert!(
+            text.contains("Upgrade:       2.6.2 → 2.7.2 Blocked (0 Pods replaced)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("message:     the pre-upgrade snapshot failed"),
+            "{text}"
+        );
+        s.upgrade.as_mut().unwrap().phase = "Completed".into();
+        s.current_version = Some("2.7.2".into());
+        let row = lines(&[s], false, now, Palette::plain());
+        assert!(
+            !row.contains("upgrade to"),
+            "a completed upgrade is history: {row}"
+        );
     }
 }

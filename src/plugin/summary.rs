@@ -30,6 +30,29 @@ pub struct ClusterSummary {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub pending_triggers: Vec<String>,
     pub restores_in_flight: Vec<RestoreInFlight>,
+    /// The running or last upgrade (`status.upgrade`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upgrade: Option<Upgrade>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Upgrade {
+    pub from_version: String,
+    pub to_version: String,
+    pub phase: String,
+    pub pods_updated: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pre_upgrade_snapshot_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl Upgrade {
+    /// `Completed` is history; anything else is news (running, waiting, or stopped and waiting for a retry).
+    pub fn is_news(&self) -> bool {
+        self.phase != "Completed"
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -92,7 +115,16 @@ impl ClusterSummary {
                 r.name_any(),
             )
         });
+        let upgrade = status.upgrade.as_ref().map(|upgrade| Upgrade {
+            from_version: upgrade.from_version.clone(),
+            to_version: upgrade.to_version.clone(),
+            phase: upgrade.phase.to_string(),
+            pods_updated: upgrade.pods_updated.len(),
+            pre_upgrade_snapshot_key: upgrade.pre_upgrade_snapshot_key.clone(),
+            message: upgrade.message.clone(),
+        });
         Self {
+            upgrade,
             name: cluster.name_any(),
             namespace,
             version: cluster.spec.version.clone(),

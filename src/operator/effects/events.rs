@@ -9,7 +9,7 @@ use kube::Resource;
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::{ObjectRef, Store};
 use openbao_actors::cluster_key::ClusterKey;
-use openbao_actors::effects::{ClusterEvent, EffectError, EventReason, EventRecorder};
+use openbao_actors::effects::{ClusterEvent, EffectError, EventReason, EventRecorder, Related};
 use openbao_crds::OpenBaoCluster;
 
 use super::api_error::ApiFailure;
@@ -59,11 +59,15 @@ impl KubeEvents {
 }
 
 /// The Job an event is about, as its related object: it also keeps one Job's events out of another Job's series.
-fn job_reference(cluster: &ClusterKey, job: &str) -> ObjectReference {
+fn related_reference(cluster: &ClusterKey, related: &Related) -> ObjectReference {
+    let (api_version, kind, name) = match related {
+        Related::Job(name) => ("batch/v1", "Job", name),
+        Related::Pod(name) => ("v1", "Pod", name),
+    };
     ObjectReference {
-        api_version: Some("batch/v1".into()),
-        kind: Some("Job".into()),
-        name: Some(job.to_string()),
+        api_version: Some(api_version.into()),
+        kind: Some(kind.into()),
+        name: Some(name.clone()),
         namespace: Some(cluster.namespace.clone()),
         ..ObjectReference::default()
     }
@@ -125,7 +129,10 @@ impl EventRecorder for KubeEvents {
                 reason: event.reason.as_str().to_string(),
                 note: Some(note(&event.message)),
                 action: action(event.reason).to_string(),
-                secondary: event.job.as_ref().map(|job| job_reference(cluster, job)),
+                secondary: event
+                    .related
+                    .as_ref()
+                    .map(|related| related_reference(cluster, related)),
             };
             self.recorder
                 .publish(&published, &self.reference(cluster))

@@ -292,14 +292,18 @@ impl UpgradeState {
         };
         let (done, to) = (status.pods_updated.len(), status.to_version.clone());
         status.message = None;
-        self.emit(
-            EventReason::PodUpgraded,
-            format!(
-                "{} runs {to} and is healthy ({done} replaced)",
-                replacing.name
-            ),
-        )
-        .await;
+        let message = format!(
+            "{} runs {to} and is healthy ({done} replaced)",
+            replacing.name
+        );
+        self.effects
+            .emit_about_pod(
+                &self.key,
+                EventReason::PodUpgraded,
+                &replacing.name,
+                message,
+            )
+            .await;
     }
 
     async fn complete(&mut self) {
