@@ -111,6 +111,10 @@ impl ManagerState {
             children: self.children.clone(),
             mailbox: mailbox.clone(),
         };
+        // Before the spawn: a first start that fails is counted as a restart from 0.
+        self.effects
+            .metrics
+            .actor_started(key, ActorKind::Supervisor, mailbox.clone());
         match Actor::spawn_linked(None, ClusterSupervisor, args, myself.get_cell()).await {
             Ok((actor, _)) => {
                 entry.supervisor = Some(Running {
@@ -121,8 +125,18 @@ impl ManagerState {
             }
             Err(error) => {
                 tracing::warn!(cluster = %key, %error, "cluster supervisor failed to start");
+                self.actor_stopped(key);
                 self.schedule_restart(myself, key, false);
             }
+        }
+    }
+
+    /// The cluster's supervisor ended, and its children with it: none of their gauges is read any more.
+    fn actor_stopped(&self, key: &ClusterKey) {
+        let metrics = &self.effects.metrics;
+        metrics.actor_stopped(key, ActorKind::Supervisor);
+        for spec in self.children.iter() {
+            metrics.actor_stopped(key, ActorKind::Child(spec.operation()));
         }
     }
 
@@ -262,6 +276,7 @@ impl Actor for ClusterManager {
             .and_then(|entry| entry.supervisor.take())
             .is_some_and(|running| running.started.elapsed() >= STABLE_AFTER);
         tracing::warn!(cluster = %key, %reason, "cluster supervisor ended; restarting it");
+        state.actor_stopped(&key);
         state.schedule_restart(&myself, &key, ran_stably);
         Ok(())
     }

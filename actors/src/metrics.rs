@@ -8,6 +8,11 @@
 //! messages, and timer messages (counted when the timer fires, so an aborted timer counts nothing). A send that
 //! fails is counted back. The gauge is the exact queue length plus the message being handled, except for
 //! `Inspect` calls (tests and health reporting only) and messages a stopping actor drops (its gauge goes with it).
+//!
+//! Each actor's gauge is handed to [`ActorMetrics::actor_started`] when the actor is spawned (the manager for a
+//! supervisor, the supervisor for its children), so the exporter reads the live count at scrape time: a handler
+//! that never returns still shows its growing backlog. [`ActorMetrics::actor_stopped`] drops it when the actor
+//! ends, [`ActorMetrics::remove_cluster`] with the cluster.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -41,6 +46,11 @@ impl ActorKind {
 pub trait ActorMetrics: Send + Sync {
     fn message_handled(&self, cluster: &ClusterKey, actor: ActorKind, handler_time: Duration);
     fn mailbox_depth(&self, cluster: &ClusterKey, actor: ActorKind, depth: u64);
+    /// An actor of the cluster was spawned with `mailbox` as its gauge: its depth is read from it from now on
+    /// (replacing an earlier instance's), and its restart counter exists from here, at 0.
+    fn actor_started(&self, cluster: &ClusterKey, actor: ActorKind, mailbox: MailboxGauge);
+    /// The actor ended (it may be restarted later): its gauge is no longer read and its depth series goes.
+    fn actor_stopped(&self, cluster: &ClusterKey, actor: ActorKind);
     fn actor_restarted(&self, cluster: &ClusterKey, actor: ActorKind);
     /// Drop every series of a deleted cluster so `/metrics` does not grow with churn.
     fn remove_cluster(&self, cluster: &ClusterKey);
@@ -53,6 +63,8 @@ pub struct NoMetrics;
 impl ActorMetrics for NoMetrics {
     fn message_handled(&self, _: &ClusterKey, _: ActorKind, _: Duration) {}
     fn mailbox_depth(&self, _: &ClusterKey, _: ActorKind, _: u64) {}
+    fn actor_started(&self, _: &ClusterKey, _: ActorKind, _: MailboxGauge) {}
+    fn actor_stopped(&self, _: &ClusterKey, _: ActorKind) {}
     fn actor_restarted(&self, _: &ClusterKey, _: ActorKind) {}
     fn remove_cluster(&self, _: &ClusterKey) {}
 }
@@ -76,6 +88,11 @@ impl MailboxGauge {
             .unwrap_or(0);
         u64::try_from((previous - 1).max(0)).unwrap_or(0)
     }
+
+    /// Messages enqueued and not handled yet, the one in the handler included: what a scrape reads.
+    pub fn depth(&self) -> u64 {
+        u64::try_from(self.0.load(Ordering::Relaxed).max(0)).unwrap_or(0)
+    }
 }
 
 #[cfg(test)]
@@ -91,7 +108,9 @@ mod tests {
         assert_eq!(gauge.handled(), 0);
         assert_eq!(gauge.handled(), 0, "a timer message handled unrouted");
         gauge.sent();
+        assert_eq!(gauge.depth(), 1, "read without handling");
         assert_eq!(gauge.handled(), 0);
+        assert_eq!(gauge.depth(), 0);
     }
 
     /// An actor counting like the operator's actors (cast and timer messages counted when enqueued, handled at

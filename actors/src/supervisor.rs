@@ -418,9 +418,15 @@ impl ClusterSupervisor {
                 state.mailbox.clone(),
             ))),
             resumed,
-            mailbox,
+            mailbox: mailbox.clone(),
         };
         let running = spec.spawn(context, myself.get_cell()).await?;
+        if running.is_some() {
+            state
+                .effects
+                .metrics
+                .actor_started(&state.key, ActorKind::Child(operation), mailbox);
+        }
         if let Some(slot) = state.children.get_mut(operation) {
             slot.running = running;
         }
@@ -582,10 +588,9 @@ impl Actor for ClusterSupervisor {
             slot.running = None;
             slot.restarts += 1;
         }
-        state
-            .effects
-            .metrics
-            .actor_restarted(&state.key, ActorKind::Child(operation));
+        let metrics = &state.effects.metrics;
+        metrics.actor_stopped(&state.key, ActorKind::Child(operation));
+        metrics.actor_restarted(&state.key, ActorKind::Child(operation));
         schedule_restart(&myself, state, operation);
         Ok(())
     }

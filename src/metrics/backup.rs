@@ -1,5 +1,7 @@
 //! `openbao_backup_*`, derived from `status.backup` as the watch delivers it. Counting from status, not from Jobs,
 //! keeps the totals right after a Job's TTL deleted it and counts a backup once however often its Job is seen.
+//! Also `openbao_cluster_created_timestamp_seconds` of a cluster with `spec.backup`: the backup age alert measures
+//! from it while the cluster has no verified backup yet.
 
 use chrono::{DateTime, Utc};
 use openbao_actors::cluster_key::ClusterKey;
@@ -80,6 +82,7 @@ pub struct BackupMetrics {
     recovery_points: Family<ClusterLabels, Gauge>,
     newest_age: Family<ClusterLabels, FloatGauge>,
     schedule_interval: Family<ClusterLabels, FloatGauge>,
+    cluster_created: Family<ClusterLabels, FloatGauge>,
     /// Newest recovery point per cluster, from status: the age is computed at scrape time.
     newest: Mutex<HashMap<ClusterKey, DateTime<Utc>>>,
 }
@@ -99,6 +102,7 @@ impl BackupMetrics {
             recovery_points: Family::default(),
             newest_age: Family::default(),
             schedule_interval: Family::default(),
+            cluster_created: Family::default(),
             newest: Mutex::new(HashMap::new()),
         };
         registry.register(
@@ -161,6 +165,11 @@ impl BackupMetrics {
             "Longest gap between the schedule's next fire times (spec.backup.schedule)",
             metrics.schedule_interval.clone(),
         );
+        registry.register(
+            "openbao_cluster_created_timestamp_seconds",
+            "Creation time of a cluster with spec.backup (metadata.creationTimestamp, Unix seconds)",
+            metrics.cluster_created.clone(),
+        );
         metrics
     }
 
@@ -189,6 +198,19 @@ impl BackupMetrics {
             }
             None => {
                 self.schedule_interval.remove(&labels);
+            }
+        }
+    }
+
+    /// The cluster's creation time, for a cluster with `spec.backup`; `None` removes the series.
+    pub fn set_cluster_created(&self, key: &ClusterKey, seconds: Option<f64>) {
+        let labels = ClusterLabels::from(key);
+        match seconds {
+            Some(seconds) => {
+                self.cluster_created.get_or_create(&labels).set(seconds);
+            }
+            None => {
+                self.cluster_created.remove(&labels);
             }
         }
     }
@@ -277,6 +299,7 @@ impl BackupMetrics {
             &self.duration,
             &self.newest_age,
             &self.schedule_interval,
+            &self.cluster_created,
         ] {
             family.remove(&labels);
         }

@@ -1,7 +1,8 @@
 //! The operator's Prometheus metrics (prometheus-client; `/metrics` serves OpenMetrics to scrapers that ask for
 //! it and the classic text format otherwise, see [`text_format`]).
 //!
-//! - `openbao_backup_*`: derived from each cluster's `status.backup` ([`backup`]);
+//! - `openbao_backup_*`: derived from each cluster's `status.backup` ([`backup`]), and
+//!   `openbao_cluster_created_timestamp_seconds` of clusters with `spec.backup`;
 //! - `openbao_operation_lock_*`: lock holder per operation, grants and denials ([`lock`]);
 //! - `openbao_restore_*`: restore requests by outcome, duration, a restore in progress ([`restore`]);
 //! - `openbao_upgrade_*`: upgrades by outcome, one in progress, the last one's phase ([`upgrade`]);
@@ -35,7 +36,7 @@ use std::time::Duration;
 use chrono::Utc;
 
 use openbao_actors::cluster_key::ClusterKey;
-use openbao_actors::metrics::{ActorKind, ActorMetrics};
+use openbao_actors::metrics::{ActorKind, ActorMetrics, MailboxGauge};
 use openbao_crds::conditions::{ClusterConditionType, ConditionStatus};
 use openbao_crds::validation::validate_cluster_spec;
 use openbao_crds::{BackupStatus, OpenBaoCluster, Operation};
@@ -119,6 +120,7 @@ impl OperatorMetrics {
         let now = Utc::now();
         self.backup.refresh(now);
         self.lock.refresh(now);
+        self.actors.refresh();
         let mut text = String::new();
         // Writing into a String cannot fail.
         let _ = encode_registry(&mut text, &self.process_registry);
@@ -129,7 +131,8 @@ impl OperatorMetrics {
         text
     }
 
-    /// A cluster as the watch delivered it: updates backup and lock series from its status.
+    /// A cluster as the watch delivered it: updates backup and lock series from its status (and its spec and
+    /// creation time).
     pub fn observe_cluster(&self, cluster: &OpenBaoCluster) {
         let Some(key) = ClusterKey::of(cluster) else {
             return;
@@ -137,6 +140,16 @@ impl OperatorMetrics {
         self.upgrade.observe(&key, cluster);
         let status = cluster.status.as_ref();
         let backup_config = validate_cluster_spec(&cluster.spec).ok().flatten();
+        // Only backed-up clusters: the stand-in for a last success that never was.
+        self.backup.set_cluster_created(
+            &key,
+            cluster
+                .spec
+                .backup
+                .as_ref()
+                .and(cluster.metadata.creation_timestamp.as_ref())
+                .map(|created| created.0.as_millisecond() as f64 / 1000.0),
+        );
         self.backup.set_schedule_interval(
             &key,
             backup_config
@@ -203,6 +216,14 @@ impl ActorMetrics for OperatorMetrics {
 
     fn mailbox_depth(&self, cluster: &ClusterKey, actor: ActorKind, depth: u64) {
         self.actors.mailbox_depth(cluster, actor, depth);
+    }
+
+    fn actor_started(&self, cluster: &ClusterKey, actor: ActorKind, mailbox: MailboxGauge) {
+        self.actors.actor_started(cluster, actor, mailbox);
+    }
+
+    fn actor_stopped(&self, cluster: &ClusterKey, actor: ActorKind) {
+        self.actors.actor_stopped(cluster, actor);
     }
 
     fn actor_restarted(&self, cluster: &ClusterKey, actor: ActorKind) {

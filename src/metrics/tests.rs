@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use openbao_actors::cluster_key::ClusterKey;
-use openbao_actors::metrics::{ActorKind, ActorMetrics};
+use openbao_actors::metrics::{ActorKind, ActorMetrics, MailboxGauge};
 use openbao_crds::{OpenBaoCluster, OpenBaoClusterSpec};
 
 use super::OperatorMetrics;
@@ -494,4 +494,154 @@ fn counters_move_only_while_leading() {
         1.0,
         "only the failure handled while leading:\n{text}"
     );
+}
+
+fn actor_values(exposition: &Exposition, name: &str, actor: &str) -> Vec<f64> {
+    exposition
+        .samples
+        .iter()
+        .filter(|s| s.name == name && s.labels.get("actor").map(String::as_str) == Some(actor))
+        .map(|s| s.value)
+        .collect()
+}
+
+fn scrape(metrics: &OperatorMetrics) -> Exposition {
+    let text = metrics.encode();
+    parse(&text).unwrap_or_else(|error| panic!("{error}\n{text}"))
+}
+
+/// A handler that never returns reports nothing, yet the messages queued behind it show at the next scrape: the
+/// depth is read from the actor's live gauge.
+#[test]
+fn the_mailbox_depth_is_read_from_the_live_gauge_at_scrape_time() {
+    let metrics = OperatorMetrics::new();
+    metrics.set_leader(true);
+    let key = ClusterKey::new("security", "prod");
+    let mailbox = MailboxGauge::default();
+    metrics.actor_started(&key, ActorKind::BACKUP, mailbox.clone());
+    assert_eq!(
+        actor_values(&scrape(&metrics), "openbao_actor_mailbox_depth", "backup"),
+        [0.0],
+        "exported from the start"
+    );
+    for _ in 0..12 {
+        mailbox.sent();
+    }
+    assert_eq!(
+        actor_values(&scrape(&metrics), "openbao_actor_mailbox_depth", "backup"),
+        [12.0],
+        "enqueued, none handled"
+    );
+    mailbox.handled();
+    assert_eq!(
+        actor_values(&scrape(&metrics), "openbao_actor_mailbox_depth", "backup"),
+        [11.0]
+    );
+
+    // The actor ended: its gauge is not read any more; a restarted one starts from its own.
+    metrics.actor_stopped(&key, ActorKind::BACKUP);
+    assert!(actor_values(&scrape(&metrics), "openbao_actor_mailbox_depth", "backup").is_empty());
+    let restarted = MailboxGauge::default();
+    restarted.sent();
+    metrics.actor_started(&key, ActorKind::BACKUP, restarted);
+    assert_eq!(
+        actor_values(&scrape(&metrics), "openbao_actor_mailbox_depth", "backup"),
+        [1.0]
+    );
+
+    metrics.remove_cluster(&key);
+    let text = metrics.encode();
+    assert!(!text.contains("prod"), "{text}");
+}
+
+/// `increase()` needs a sample before the first restart: the counter exists at 0 once the actor started.
+#[test]
+fn restart_counters_exist_at_zero_from_an_actors_start() {
+    let metrics = OperatorMetrics::new();
+    metrics.set_leader(true);
+    let key = ClusterKey::new("security", "prod");
+    metrics.actor_started(&key, ActorKind::Supervisor, MailboxGauge::default());
+    metrics.actor_started(&key, ActorKind::BACKUP, MailboxGauge::default());
+    let exposition = scrape(&metrics);
+    let restarts = |exposition: &Exposition, actor| {
+        actor_values(exposition, "openbao_actor_restarts_total", actor)
+    };
+    assert_eq!(restarts(&exposition, "supervisor"), [0.0]);
+    assert_eq!(restarts(&exposition, "backup"), [0.0]);
+    assert!(restarts(&exposition, "upgrade").is_empty(), "never started");
+
+    metrics.actor_restarted(&key, ActorKind::BACKUP);
+    metrics.actor_stopped(&key, ActorKind::BACKUP);
+    metrics.actor_started(&key, ActorKind::BACKUP, MailboxGauge::default());
+    let exposition = scrape(&metrics);
+    assert_eq!(
+        restarts(&exposition, "backup"),
+        [1.0],
+        "a restart does not reset it"
+    );
+    assert_eq!(restarts(&exposition, "supervisor"), [0.0]);
+    metrics.remove_cluster(&key);
+    assert!(restarts(&scrape(&metrics), "supervisor").is_empty());
+}
+
+/// A cluster that never had a verified backup has no last-success time: the backup age alert measures from its
+/// creation instead, exported for clusters with `spec.backup` only.
+#[test]
+fn the_creation_time_is_exported_for_backed_up_clusters_until_they_go() {
+    let metrics = OperatorMetrics::new();
+    metrics.set_leader(true);
+    let created = Utc.with_ymd_and_hms(2026, 3, 1, 1, 30, 0).unwrap();
+    let with_created = |name: &str, backup: bool| {
+        let mut cluster = cluster("security", name, "{}");
+        cluster.metadata.creation_timestamp =
+            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                created.to_rfc3339().parse().unwrap(),
+            ));
+        if backup {
+            cluster.spec.backup = Some(
+                serde_norway::from_str(
+                    r#"{schedule: "0 * * * *", target: {provider: s3, bucket: b, s3: {region: r}, credentialsSecretRef: {name: s}}, auth: {jwt: {role: backup}}}"#,
+                )
+                .unwrap(),
+            );
+        }
+        cluster
+    };
+    let created_of = |exposition: &Exposition, name: &str| -> Vec<f64> {
+        values(
+            exposition,
+            "openbao_cluster_created_timestamp_seconds",
+            name,
+        )
+        .into_iter()
+        .map(|s| s.value)
+        .collect()
+    };
+    metrics.observe_cluster(&with_created("fresh", true));
+    metrics.observe_cluster(&with_created("unprotected", false));
+    let exposition = scrape(&metrics);
+    assert_eq!(
+        created_of(&exposition, "fresh"),
+        [created.timestamp() as f64]
+    );
+    assert!(
+        values(
+            &exposition,
+            "openbao_backup_last_success_timestamp_seconds",
+            "fresh"
+        )
+        .is_empty(),
+        "no success yet"
+    );
+    assert!(
+        created_of(&exposition, "unprotected").is_empty(),
+        "no spec.backup"
+    );
+
+    // spec.backup removed: no backup age to alert on.
+    metrics.observe_cluster(&with_created("fresh", false));
+    assert!(created_of(&scrape(&metrics), "fresh").is_empty());
+    metrics.observe_cluster(&with_created("fresh", true));
+    metrics.forget_cluster(&ClusterKey::new("security", "fresh"));
+    assert!(created_of(&scrape(&metrics), "fresh").is_empty());
 }

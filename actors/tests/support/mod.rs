@@ -6,7 +6,7 @@
 
 pub mod restore;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -27,7 +27,7 @@ use openbao_actors::effects::{
 use openbao_actors::lock::AcquireRequest;
 use openbao_actors::lock_client::LockReply;
 use openbao_actors::manager::{ClusterManager, ManagerArgs, ManagerMsg};
-use openbao_actors::metrics::{ActorKind, ActorMetrics};
+use openbao_actors::metrics::{ActorKind, ActorMetrics, MailboxGauge};
 use openbao_actors::restore::{RestoreChild, RestoreReader, RestoreRecord};
 use openbao_actors::supervisor::{
     ClusterSupervisor, SupervisorArgs, SupervisorMsg, SupervisorView,
@@ -77,6 +77,12 @@ pub struct World {
     pub conditions: Vec<ConditionUpdate>,
     pub events: Vec<ClusterEvent>,
     pub restarts: Vec<ActorKind>,
+    /// Every actor start reported to the metrics, in order.
+    pub started: Vec<ActorKind>,
+    /// The mailbox gauge of each running actor, as an exporter reads it at scrape time.
+    pub mailboxes: HashMap<ActorKind, MailboxGauge>,
+    /// Starts of an actor whose previous instance was never reported stopped.
+    pub started_without_stop: usize,
     pub removed_series: Vec<ClusterKey>,
     /// Actor metric updates for a cluster whose series were removed already (they would bring them back).
     pub series_touched_after_removal: usize,
@@ -414,12 +420,29 @@ impl ActorMetrics for FakeCluster {
     fn mailbox_depth(&self, cluster: &ClusterKey, _: ActorKind, _: u64) {
         self.touch_series(cluster);
     }
+    fn actor_started(&self, cluster: &ClusterKey, actor: ActorKind, mailbox: MailboxGauge) {
+        self.touch_series(cluster);
+        self.update(|world| {
+            world.started.push(actor);
+            if world.mailboxes.insert(actor, mailbox).is_some() {
+                world.started_without_stop += 1;
+            }
+        });
+    }
+    fn actor_stopped(&self, _: &ClusterKey, actor: ActorKind) {
+        self.update(|world| {
+            world.mailboxes.remove(&actor);
+        });
+    }
     fn actor_restarted(&self, _: &ClusterKey, actor: ActorKind) {
         self.update(|world| world.restarts.push(actor));
     }
     fn remove_cluster(&self, cluster: &ClusterKey) {
         let cluster = cluster.clone();
-        self.update(|world| world.removed_series.push(cluster));
+        self.update(|world| {
+            world.removed_series.push(cluster);
+            world.mailboxes.clear();
+        });
     }
 }
 
