@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The local sandbox: the operator against the Kubernetes API simulator, a real 3-node OpenBao (JWT auth trusting
-# the simulator's ServiceAccount tokens) and an S3 store, all on 127.0.0.1, with a sample OpenBaoCluster backed up
-# every minute. Prints the kubectl commands to watch it; Ctrl-C stops everything.
+# The local sandbox: the operator against the Kubernetes API simulator, OpenBao as a StatefulSet of 3 real `bao`
+# Pods (JWT auth trusting the simulator's ServiceAccount tokens) and an S3 store, all on 127.0.0.1, with a sample
+# OpenBaoCluster backed up every minute. Prints the kubectl commands to watch it (and to upgrade OpenBao); Ctrl-C
+# stops everything.
 #
-# Usage: scripts/sandbox.sh [sandbox flags]   (e.g. --dir .sandbox --api-port 6443 --schedule '*/5 * * * *';
-#                                              see `--help`)
+# Usage: scripts/sandbox.sh [sandbox flags]   (e.g. --dir .sandbox --api-port 6443 --schedule '*/5 * * * *'
+#                                              --openbao-version 2.6.2; see `--help`)
 # State (kubeconfig, logs, server data) lives in ./.sandbox; KUBECONFIG=./.sandbox/kubeconfig.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -1,28 +1,34 @@
-//! Starting and stopping the sandbox's parts: S3 store, Kubernetes API simulator (with Job runner), OpenBao,
-//! the sample objects and the operator process.
+//! Starting and stopping the sandbox's parts: S3 store, Kubernetes API simulator (with Job runner and a kubelet
+//! that runs StatefulSet Pods as processes), OpenBao as a StatefulSet of real `bao` Pods, the sample objects and
+//! the operator process.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::apps::v1::StatefulSet;
+use k8s_openapi::api::core::v1::{Pod, Secret};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::Api;
 use kube::api::{DynamicObject, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use kube_sim::Sim;
 use kube_sim::controllers::ControllersConfig;
+use openbao_test_harness::openbao::workload::OpenBaoWorkload;
 use openbao_test_harness::operator::{OperatorLaunch, OperatorProcess};
-use openbao_test_harness::{JwtAuthSetup, OpenBaoCluster, OpenBaoOptions, S3Options, S3Server};
+use openbao_test_harness::wait::poll_until;
+use openbao_test_harness::{JwtAuthSetup, S3Options, S3Server};
 use serde::Deserialize;
 
 use crate::instructions::SandboxInfo;
 use crate::manifests::{
-    self, CLUSTER_NAME, EXECUTOR_IMAGE, JWT_AUDIENCE, NAMESPACE, SampleCluster,
+    self, CLUSTER_NAME, EXECUTOR_IMAGE, JWT_AUDIENCE, NAMESPACE, STATEFUL_SET, SampleCluster,
 };
 use crate::settings::Settings;
 
 /// OpenBao's start-up and the operator's first leader election on a busy machine.
 const OPERATOR_READY_DEADLINE: Duration = Duration::from_secs(90);
+/// From creating the StatefulSet until its ordinal 0 Pod runs and has an IP.
+const POD_IP_DEADLINE: Duration = Duration::from_secs(120);
 /// SIGTERM lets the operator release its Lease; a wedged process is killed after this.
 const OPERATOR_STOP_GRACE: Duration = Duration::from_secs(15);
 
@@ -45,6 +51,10 @@ pub enum SandboxError {
     OpenBao(#[from] openbao_test_harness::OpenBaoError),
     #[error("{what}: {source}")]
     Kubernetes { what: String, source: kube::Error },
+    #[error("OpenBao's Pods: {0}; Pod logs in {1}")]
+    Pods(openbao_test_harness::wait::Timeout, PathBuf),
+    #[error("OpenBao: {0}; Pod logs in {1}")]
+    OpenBaoPods(openbao_test_harness::OpenBaoError, PathBuf),
     #[error("the operator did not start: {0}")]
     OperatorSpawn(#[from] openbao_test_harness::process::ProcessError),
     #[error("{0}; operator log:\n{1}")]
@@ -64,11 +74,12 @@ impl SandboxError {
 }
 
 /// Everything the sandbox runs. Fields drop in declaration order: the operator first (so it stops writing), then
-/// the simulator (its kubelet kills running Jobs' processes), then OpenBao and the store.
+/// the simulator (its kubelet kills the processes of every Pod: OpenBao's and running Jobs'), then the store.
 pub struct Sandbox {
     operator: OperatorProcess,
     sim: Sim,
-    openbao: OpenBaoCluster,
+    /// Launchers and the seal key; the `bao` processes belong to the simulator's kubelet.
+    _openbao: OpenBaoWorkload,
     store: S3Server,
     info: SandboxInfo,
 }
@@ -83,6 +94,9 @@ impl Sandbox {
         }
         let logs = dir.join("logs");
         std::fs::create_dir_all(&logs).map_err(SandboxError::io("creating the log dir"))?;
+        let replicas = u32::from(settings.openbao_nodes);
+        // One launcher per release stands for the image `quay.io/openbao/openbao:<version>`.
+        let mut openbao = OpenBaoWorkload::prepare(&dir.join("tmp"), STATEFUL_SET, replicas)?;
 
         println!("starting the S3 store ...");
         let store = S3Server::start(S3Options {
@@ -91,9 +105,13 @@ impl Sandbox {
         })?;
 
         println!("starting the Kubernetes API simulator ...");
-        let controllers = ControllersConfig::new(dir.join("sim/pods"), dir.join("sim/logs"))
+        let mut controllers = ControllersConfig::new(dir.join("sim/pods"), dir.join("sim/logs"))
             .image(EXECUTOR_IMAGE, &operator_bin)
+            .run_statefulset_pods(true)
             .base_env("RUST_LOG", "info");
+        for (image, launcher) in openbao.images() {
+            controllers = controllers.image(image.clone(), launcher);
+        }
         let sim = Sim::builder()
             .port(settings.api_port)
             .controllers(controllers)
@@ -102,13 +120,21 @@ impl Sandbox {
         let kubeconfig = dir.join("kubeconfig");
         sim.write_kubeconfig(&kubeconfig)
             .map_err(SandboxError::io("writing the kubeconfig"))?;
+        let client = sim.client().await?;
 
         println!(
-            "starting OpenBao ({} nodes, raft) ...",
-            settings.openbao_nodes
+            "starting OpenBao {} (StatefulSet {STATEFUL_SET}, {replicas} {}, raft) ...",
+            settings.openbao_version,
+            if replicas == 1 { "Pod" } else { "Pods" }
         );
-        let openbao =
-            OpenBaoCluster::start(settings.openbao_nodes.into(), OpenBaoOptions::default()).await?;
+        let pod0_ip =
+            create_stateful_set(&client, &openbao, &settings.openbao_version, sim.log_dir())
+                .await?;
+        openbao.locate(&pod0_ip);
+        let root_token = openbao
+            .initialize()
+            .await
+            .map_err(|error| SandboxError::OpenBaoPods(error, sim.log_dir().to_path_buf()))?;
         openbao
             .configure_jwt_auth(&JwtAuthSetup {
                 mount: "jwt".into(),
@@ -122,17 +148,20 @@ impl Sandbox {
             })
             .await?;
         let root_token_file = dir.join("openbao-root-token");
-        write_private(&root_token_file, openbao.root_token())?;
-        let leader = openbao.leader_addr().await?;
+        write_private(&root_token_file, &root_token)?;
+        let leader = openbao.active_addr().await?;
+        let nodes: Vec<String> = (0..replicas).map(|ordinal| openbao.addr(ordinal)).collect();
 
         println!("applying the CRDs and the sample cluster ...");
-        let client = sim.client().await?;
         apply_crds(&client).await?;
         create_sample(
             &client,
             &store,
             &SampleCluster {
-                openbao_endpoint: leader.clone(),
+                version: settings.openbao_version.clone(),
+                replicas,
+                openbao_endpoint: openbao.addr(0),
+                pod_network: openbao.pod_network(),
                 schedule: settings.schedule.clone(),
                 s3_endpoint: store.endpoint(),
                 bucket: store.bucket().to_string(),
@@ -162,7 +191,9 @@ impl Sandbox {
             sandbox_pid: std::process::id(),
             kubeconfig,
             api_url: sim.url(),
-            openbao_nodes: openbao.node_addrs(),
+            openbao_version: settings.openbao_version.clone(),
+            openbao_stateful_set: STATEFUL_SET.into(),
+            openbao_nodes: nodes,
             openbao_leader: leader,
             openbao_root_token_file: root_token_file,
             s3_endpoint: store.endpoint(),
@@ -178,7 +209,7 @@ impl Sandbox {
         Ok(Self {
             operator,
             sim,
-            openbao,
+            _openbao: openbao,
             store,
             info,
         })
@@ -203,11 +234,12 @@ impl Sandbox {
         let Self {
             operator,
             sim,
-            openbao,
+            _openbao: openbao,
             store,
             info: _,
         } = self;
         drop(operator);
+        // Kills every Pod's process group (the `bao` servers, any running Job) before it returns.
         drop(sim);
         drop(openbao);
         drop(store);
@@ -225,6 +257,39 @@ fn write_private(path: &Path, contents: &str) -> Result<(), SandboxError> {
         .open(path)
         .and_then(|mut file| file.write_all(contents.as_bytes()))
         .map_err(SandboxError::io(format!("writing {}", path.display())))
+}
+
+/// Creates OpenBao's StatefulSet at `version` and returns ordinal 0's `status.podIP` once it has one.
+async fn create_stateful_set(
+    client: &kube::Client,
+    openbao: &OpenBaoWorkload,
+    version: &str,
+    pod_log_dir: &Path,
+) -> Result<String, SandboxError> {
+    let set: StatefulSet =
+        serde_json::from_value(openbao.manifest(NAMESPACE, version)).map_err(|error| {
+            SandboxError::Io {
+                what: "building OpenBao's StatefulSet".into(),
+                source: std::io::Error::other(error),
+            }
+        })?;
+    Api::<StatefulSet>::namespaced(client.clone(), NAMESPACE)
+        .create(&PostParams::default(), &set)
+        .await
+        .map_err(SandboxError::kubernetes("creating OpenBao's StatefulSet"))?;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), NAMESPACE);
+    let first = format!("{STATEFUL_SET}-0");
+    poll_until(
+        &format!("Pod {first} has a podIP"),
+        POD_IP_DEADLINE,
+        || async {
+            let pod = pods.get_opt(&first).await.map_err(|e| e.to_string())?;
+            pod.and_then(|pod| pod.status?.pod_ip)
+                .ok_or_else(|| "no status.podIP yet".to_string())
+        },
+    )
+    .await
+    .map_err(|timeout| SandboxError::Pods(timeout, pod_log_dir.to_path_buf()))
 }
 
 async fn apply_crds(client: &kube::Client) -> Result<(), SandboxError> {

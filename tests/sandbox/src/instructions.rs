@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
+use openbao_test_harness::openbao::workload::RELEASES;
 use serde::{Deserialize, Serialize};
 
 /// Addresses and paths of a running sandbox. Holds no secret: the root token is only in its own file.
@@ -12,7 +13,12 @@ pub struct SandboxInfo {
     pub sandbox_pid: u32,
     pub kubeconfig: PathBuf,
     pub api_url: String,
+    /// The release the Pods started on (`--openbao-version`).
+    pub openbao_version: String,
+    /// OpenBao's StatefulSet; Pod `<name>-<i>` serves `openbao_nodes[i]`.
+    pub openbao_stateful_set: String,
     pub openbao_nodes: Vec<String>,
+    /// The active node when the sandbox started (an upgrade moves it).
     pub openbao_leader: String,
     pub openbao_root_token_file: PathBuf,
     pub s3_endpoint: String,
@@ -63,6 +69,16 @@ impl SandboxInfo {
         let _ = writeln!(text, "  kubectl get events");
         let _ = writeln!(
             text,
+            "  kubectl get pods                   # {}: OpenBao, and backup Pods",
+            self.openbao_pods()
+        );
+        let _ = writeln!(
+            text,
+            "  {:<35}# a bao server's log",
+            format!("kubectl logs {}-0", self.openbao_stateful_set)
+        );
+        let _ = writeln!(
+            text,
             "  kubectl logs job/<job name>        # the executor's log"
         );
         let _ = writeln!(text);
@@ -99,6 +115,8 @@ impl SandboxInfo {
         );
         let _ = writeln!(text, "  Runbook: docs/runbooks/restore.md");
         let _ = writeln!(text);
+        self.render_upgrade(&mut text);
+        let _ = writeln!(text);
         let _ = writeln!(text, "Bucket files:   {}", self.bucket_dir.display());
         let _ = writeln!(
             text,
@@ -107,7 +125,15 @@ impl SandboxInfo {
         );
         let _ = writeln!(
             text,
-            "OpenBao:        {} (leader); nodes {}",
+            "OpenBao:        StatefulSet {} ({} {}, {}); {} (leader at start); nodes {}",
+            self.openbao_stateful_set,
+            self.openbao_nodes.len(),
+            if self.openbao_nodes.len() == 1 {
+                "Pod"
+            } else {
+                "Pods"
+            },
+            self.openbao_version,
             self.openbao_leader,
             self.openbao_nodes.join(", ")
         );
@@ -128,6 +154,67 @@ impl SandboxInfo {
         let _ = writeln!(text, "Ctrl-C stops everything.");
         text
     }
+
+    /// The names of OpenBao's Pods: `openbao-0` or `openbao-0 .. openbao-<last>`.
+    fn openbao_pods(&self) -> String {
+        let set = &self.openbao_stateful_set;
+        match self.openbao_nodes.len() {
+            0 | 1 => format!("{set}-0"),
+            pods => format!("{set}-0 .. {set}-{}", pods - 1),
+        }
+    }
+
+    /// How to upgrade OpenBao: the patch that starts it and how to watch it, or (already on the newest release the
+    /// sandbox has) how to start below it.
+    fn render_upgrade(&self, text: &mut String) {
+        let cluster = &self.cluster;
+        let newest = RELEASES[RELEASES.len() - 1];
+        let target = match newer_release(&self.openbao_version) {
+            Some(target) => {
+                let _ = writeln!(
+                    text,
+                    "Upgrade OpenBao {} → {target} (pre-upgrade snapshot, then one Pod at a time, active last):",
+                    self.openbao_version
+                );
+                target
+            }
+            None => {
+                let _ = writeln!(
+                    text,
+                    "Upgrade OpenBao: this sandbox already runs {newest}; restart it with --openbao-version {} to try:",
+                    RELEASES[0]
+                );
+                newest
+            }
+        };
+        let _ = writeln!(
+            text,
+            "  kubectl patch obc {cluster} --type=merge -p '{{\"spec\":{{\"version\":\"{target}\"}}}}'"
+        );
+        let _ = writeln!(
+            text,
+            "  {:<35}# Lock column: Upgrade while it runs",
+            format!("kubectl get obc {cluster} -w")
+        );
+        let _ = writeln!(
+            text,
+            "  kubectl get obc {cluster} -o jsonpath='{{.status.upgrade}}'   # Pending → PreUpgradeSnapshot → RollingOut → Completed"
+        );
+        let _ = writeln!(text, "  Runbook: docs/runbooks/upgrade.md");
+    }
+}
+
+/// The newest release the sandbox can run when it is newer than `version`.
+fn newer_release(version: &str) -> Option<&'static str> {
+    let parse = |version: &str| -> Option<Vec<u64>> {
+        version.split('.').map(|part| part.parse().ok()).collect()
+    };
+    let current = parse(version)?;
+    RELEASES
+        .iter()
+        .copied()
+        .filter(|release| parse(release).is_some_and(|release| release > current))
+        .max_by_key(|release| parse(release))
 }
 
 fn host_port(url: &str) -> Option<String> {
@@ -145,11 +232,13 @@ mod tests {
             sandbox_pid: 10,
             kubeconfig: "/repo/.sandbox/kubeconfig".into(),
             api_url: "https://127.0.0.1:6443".into(),
+            openbao_version: "2.6.2".into(),
+            openbao_stateful_set: "openbao".into(),
             openbao_nodes: vec![
-                "http://127.0.0.1:8200".into(),
-                "http://127.0.0.1:8210".into(),
+                "http://127.12.34.1:8200".into(),
+                "http://127.12.34.2:8200".into(),
             ],
-            openbao_leader: "http://127.0.0.1:8200".into(),
+            openbao_leader: "http://127.12.34.1:8200".into(),
             openbao_root_token_file: "/repo/.sandbox/openbao-root-token".into(),
             s3_endpoint: "http://127.0.0.1:9000".into(),
             bucket: "snapshots".into(),
@@ -176,11 +265,81 @@ mod tests {
             "spec: {cluster: sandbox, source: {latest: true}, auth: {jwt: {role: restore}}}",
             "kubectl get obrestore -w",
             "/repo/.sandbox/tmp/s3/data/snapshots",
-            "http://127.0.0.1:8200 (leader)",
+            "StatefulSet openbao (2 Pods, 2.6.2)",
+            "http://127.12.34.1:8200 (leader at start)",
+            "nodes http://127.12.34.1:8200, http://127.12.34.2:8200",
+            "kubectl get pods",
+            "kubectl logs openbao-0",
             "Ctrl-C stops everything.",
         ] {
             assert!(text.contains(expected), "missing {expected:?} in\n{text}");
         }
+    }
+
+    #[test]
+    fn a_single_pod_is_named_once() {
+        let text = SandboxInfo {
+            openbao_nodes: vec!["http://127.12.34.1:8200".into()],
+            ..info()
+        }
+        .render();
+        assert!(
+            text.contains("# openbao-0: OpenBao, and backup Pods"),
+            "{text}"
+        );
+        assert!(
+            text.contains("StatefulSet openbao (1 Pod, 2.6.2)"),
+            "{text}"
+        );
+        assert!(
+            info()
+                .render()
+                .contains("# openbao-0 .. openbao-1: OpenBao"),
+            "{}",
+            info().render()
+        );
+    }
+
+    #[test]
+    fn below_the_newest_release_the_instructions_show_the_upgrade_patch() {
+        let text = info().render();
+        for expected in [
+            "Upgrade OpenBao 2.6.2 → 2.7.2",
+            r#"kubectl patch obc sandbox --type=merge -p '{"spec":{"version":"2.7.2"}}'"#,
+            "kubectl get obc sandbox -w",
+            "kubectl get obc sandbox -o jsonpath='{.status.upgrade}'",
+            "docs/runbooks/upgrade.md",
+        ] {
+            assert!(text.contains(expected), "missing {expected:?} in\n{text}");
+        }
+    }
+
+    #[test]
+    fn on_the_newest_release_the_instructions_say_how_to_start_below_it() {
+        let text = SandboxInfo {
+            openbao_version: "2.7.2".into(),
+            ..info()
+        }
+        .render();
+        assert!(
+            text.contains("already runs 2.7.2; restart it with --openbao-version 2.6.2"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"kubectl patch obc sandbox --type=merge -p '{"spec":{"version":"2.7.2"}}'"#
+            ),
+            "{text}"
+        );
+        assert!(text.contains("docs/runbooks/upgrade.md"), "{text}");
+    }
+
+    #[test]
+    fn the_newer_release_compares_versions_numerically() {
+        assert_eq!(newer_release("2.6.2"), Some("2.7.2"));
+        assert_eq!(newer_release("2.7.2"), None);
+        assert_eq!(newer_release("2.10.0"), None);
+        assert_eq!(newer_release("not a version"), None);
     }
 
     #[test]
@@ -189,8 +348,8 @@ mod tests {
             info().listen_addresses(),
             [
                 "127.0.0.1:6443",
-                "127.0.0.1:8200",
-                "127.0.0.1:8210",
+                "127.12.34.1:8200",
+                "127.12.34.2:8200",
                 "127.0.0.1:9000",
                 "127.0.0.1:8080"
             ]

@@ -1,5 +1,5 @@
-//! `sandbox`: the operator against the Kubernetes API simulator, a real OpenBao raft cluster and an S3 store on
-//! 127.0.0.1, with a sample OpenBaoCluster backed up every minute. Runs until SIGINT or SIGTERM, then stops every
+//! `sandbox`: the operator against the Kubernetes API simulator, OpenBao as a StatefulSet of real `bao` Pods and an
+//! S3 store on 127.0.0.1, with a sample OpenBaoCluster backed up every minute (and upgradable). Runs until SIGINT or SIGTERM, then stops every
 //! process it started.
 
 use std::path::Path;
@@ -24,7 +24,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    // Server data (raft dirs, bucket files) goes below the sandbox dir, where the user can look at it.
+    // Server data (bucket files, OpenBao launchers and seal key) goes below the sandbox dir, where the user can look
+    // at it; the Pods' raft data is on their claims below `sim/pods`.
     // SAFETY: no other thread exists yet; the runtime starts below.
     unsafe { std::env::set_var("TMPDIR", dir.join("tmp")) };
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();

@@ -1,5 +1,5 @@
-//! The objects the sandbox applies: the project's CRDs and a sample OpenBaoCluster with its S3 credentials Secret.
-//! Pure: addresses in, JSON out.
+//! The objects the sandbox applies: the project's CRDs, OpenBao's StatefulSet (from the harness's workload) and a
+//! sample OpenBaoCluster naming it, with its S3 credentials Secret. Pure: addresses in, JSON out.
 
 use serde_json::{Value, json};
 
@@ -13,11 +13,20 @@ pub const CREDENTIALS_SECRET: &str = "sandbox-backup-s3";
 pub const EXECUTOR_IMAGE: &str = "openbao-operator:sandbox";
 pub const JWT_ROLE: &str = "backup";
 pub const JWT_AUDIENCE: &str = "openbao-internal";
+/// OpenBao's StatefulSet; its Pods are `openbao-0`, `openbao-1`, ...
+pub const STATEFUL_SET: &str = "openbao";
 
-/// Where the sample cluster's backups go and how its Jobs reach OpenBao.
+/// Where the sample cluster's backups go, how its Jobs reach OpenBao and what the operator upgrades.
 #[derive(Debug, Clone)]
 pub struct SampleCluster {
+    /// `spec.version`: the release the StatefulSet's Pods run.
+    pub version: String,
+    /// `spec.replicas`: the StatefulSet's replicas.
+    pub replicas: u32,
+    /// The API of ordinal 0's Pod.
     pub openbao_endpoint: String,
+    /// The Pods' network (`127.A.B.0/24`): executors follow `sys/leader` to any Pod.
+    pub pod_network: String,
     pub schedule: String,
     pub s3_endpoint: String,
     pub bucket: String,
@@ -31,11 +40,14 @@ impl SampleCluster {
             "kind": "OpenBaoCluster",
             "metadata": {"name": CLUSTER_NAME, "namespace": NAMESPACE},
             "spec": {
-                "version": "2.7.2",
-                "replicas": 3,
+                "version": self.version,
+                "replicas": self.replicas,
+                // The upgrade guard replaces this StatefulSet's Pods.
+                "workload": {"statefulSetName": STATEFUL_SET},
                 // The sandbox's servers listen on loopback without TLS.
                 "allowPlainHttp": true,
                 "endpoint": self.openbao_endpoint,
+                "leaderHosts": [self.pod_network],
                 "backup": {
                     "schedule": self.schedule,
                     "target": {
@@ -74,7 +86,10 @@ mod tests {
 
     fn sample() -> SampleCluster {
         SampleCluster {
-            openbao_endpoint: "http://127.0.0.1:8200".into(),
+            version: "2.6.2".into(),
+            replicas: 3,
+            openbao_endpoint: "http://127.12.34.1:8200".into(),
+            pod_network: "127.12.34.0/24".into(),
             schedule: "* * * * *".into(),
             s3_endpoint: "http://127.0.0.1:9000".into(),
             bucket: "snapshots".into(),
@@ -86,7 +101,7 @@ mod tests {
     fn sample_cluster_backs_up_to_the_local_store_with_jwt_auth() {
         let cluster = sample().to_json();
         let backup = &cluster["spec"]["backup"];
-        assert_eq!(cluster["spec"]["endpoint"], "http://127.0.0.1:8200");
+        assert_eq!(cluster["spec"]["endpoint"], "http://127.12.34.1:8200");
         assert_eq!(backup["schedule"], "* * * * *");
         assert_eq!(backup["target"]["s3"]["endpoint"], "http://127.0.0.1:9000");
         assert_eq!(backup["target"]["s3"]["forcePathStyle"], true);
@@ -96,6 +111,16 @@ mod tests {
         );
         assert_eq!(backup["auth"]["jwt"]["role"], "backup");
         assert_eq!(backup["auth"]["jwt"]["audience"], "openbao-internal");
+    }
+
+    #[test]
+    fn sample_cluster_names_the_statefulset_its_version_and_the_pod_network() {
+        let cluster = sample().to_json();
+        let spec = &cluster["spec"];
+        assert_eq!(spec["version"], "2.6.2");
+        assert_eq!(spec["replicas"], 3);
+        assert_eq!(spec["workload"]["statefulSetName"], "openbao");
+        assert_eq!(spec["leaderHosts"], json!(["127.12.34.0/24"]));
     }
 
     #[test]

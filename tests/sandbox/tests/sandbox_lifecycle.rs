@@ -1,8 +1,10 @@
-//! The sandbox binary as a user runs it: it starts the simulator, a real 3-node OpenBao, the S3 store and the
-//! operator; `kubectl get obc` shows a Last Backup once the first scheduled backup reached the bucket; Ctrl-C
-//! (SIGINT to its process group) stops everything: no process of it survives and no port of it still listens.
+//! The sandbox binary as a user runs it: it starts the simulator, OpenBao as a StatefulSet of three real `bao` Pods
+//! at the version asked for (`--openbao-version 2.6.2`), the S3 store and the operator; `kubectl get obc` shows a
+//! Last Backup once the first scheduled backup reached the bucket; Ctrl-C (SIGINT to its process group) stops
+//! everything: no process of it survives (the Pods' `bao` servers included) and no port of it still listens.
 
 use std::collections::BTreeSet;
+use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -12,7 +14,9 @@ use std::time::{Duration, Instant};
 use openbao_test_harness::kubectl::Kubectl;
 use sandbox::instructions::SandboxInfo;
 
-/// Three OpenBao nodes, the operator's election, on a busy 2-core machine.
+/// The release the test starts OpenBao on: not the default, so the flag is what picks it.
+const OPENBAO_VERSION: &str = "2.6.2";
+/// Three OpenBao Pods, the operator's election, on a busy 2-core machine.
 const START_DEADLINE: Duration = Duration::from_secs(240);
 /// The next `* * * * *` window within 60 s, then the executor runs; the rest is slack for a busy machine.
 const BACKUP_DEADLINE: Duration = Duration::from_secs(240);
@@ -41,6 +45,7 @@ impl SandboxProcess {
         let child = Command::new(&binary)
             .args(["--dir", dir.join("state").to_str().unwrap()])
             .args(["--operator-bin", operator.to_str().unwrap()])
+            .args(["--openbao-version", OPENBAO_VERSION])
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -153,6 +158,58 @@ fn kubectl(kubeconfig: &Path, args: &[&str]) -> Result<String, String> {
     }
 }
 
+/// `version` from `GET /v1/sys/health` of the OpenBao API at `addr` (`http://host:port`), over plain HTTP/1.0.
+fn openbao_version(addr: &str) -> Result<String, String> {
+    let authority = addr.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(authority).map_err(|error| format!("{addr}: {error}"))?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(|error| error.to_string())?;
+    write!(
+        stream,
+        "GET /v1/sys/health HTTP/1.0\r\nHost: {authority}\r\n\r\n"
+    )
+    .map_err(|error| error.to_string())?;
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .map_err(|error| error.to_string())?;
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body)
+        .ok_or_else(|| format!("no HTTP body from {addr}: {answer}"))?;
+    let health: serde_json::Value =
+        serde_json::from_str(body).map_err(|error| format!("{error}: {body}"))?;
+    health["version"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| format!("no version in {body}"))
+}
+
+/// Live `bao server` processes whose config is below `pods_dir` (the simulator's Pod directories: a Pod's config
+/// is on its claim there).
+fn bao_servers_under(pods_dir: &str) -> Vec<(i32, String)> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|stat| Some(stat[stat.rfind(')')? + 2..].chars().next()? != 'Z'))
+                .unwrap_or(false)
+        })
+        .filter_map(|pid| {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            (cmdline.contains(" server -config ") && cmdline.contains(pods_dir))
+                .then_some((pid, cmdline))
+        })
+        .collect()
+}
+
 /// The value of column `name` in the first row of a `kubectl get` table (columns are 2+ spaces apart).
 fn column(table: &str, name: &str) -> Option<String> {
     let mut lines = table.lines();
@@ -205,7 +262,52 @@ fn sandbox_backs_up_on_schedule_and_ctrl_c_leaves_nothing_behind() {
         printed.contains(&format!("export KUBECONFIG={}", info.kubeconfig.display())),
         "{printed}"
     );
+    assert!(
+        printed.contains(
+            r#"kubectl patch obc sandbox --type=merge -p '{"spec":{"version":"2.7.2"}}'"#
+        ),
+        "started below 2.7.2, the instructions show the upgrade: {printed}"
+    );
     assert_eq!(info.openbao_nodes.len(), 3);
+    assert_eq!(info.openbao_version, OPENBAO_VERSION);
+    assert_eq!(info.openbao_stateful_set, "openbao");
+    // The StatefulSet's Pods run the image of the version asked for, at the addresses the sandbox names, and the
+    // `bao` behind each answers with that version.
+    let pods = kubectl(
+        &info.kubeconfig,
+        &[
+            "get",
+            "pods",
+            "-l",
+            "app.kubernetes.io/instance=openbao",
+            "-o",
+            "jsonpath={range .items[*]}{.metadata.name} {.status.podIP} {.spec.containers[0].image}{\"\\n\"}{end}",
+        ],
+    )
+    .expect("kubectl get pods");
+    let mut pods: Vec<&str> = pods.lines().collect();
+    pods.sort_unstable();
+    let expected: Vec<String> = info
+        .openbao_nodes
+        .iter()
+        .enumerate()
+        .map(|(ordinal, addr)| {
+            let ip = addr
+                .trim_start_matches("http://")
+                .split(':')
+                .next()
+                .unwrap();
+            format!("openbao-{ordinal} {ip} quay.io/openbao/openbao:{OPENBAO_VERSION}")
+        })
+        .collect();
+    assert_eq!(pods, expected);
+    for addr in &info.openbao_nodes {
+        assert_eq!(
+            openbao_version(addr).as_deref(),
+            Ok(OPENBAO_VERSION),
+            "{addr}"
+        );
+    }
     let token_mode = std::os::unix::fs::PermissionsExt::mode(
         &std::fs::metadata(&info.openbao_root_token_file)
             .unwrap()
@@ -255,8 +357,11 @@ fn sandbox_backs_up_on_schedule_and_ctrl_c_leaves_nothing_behind() {
     );
     assert!(
         descendants.len() >= 4,
-        "operator and three OpenBao nodes: {descendants:?}"
+        "operator and three OpenBao Pods: {descendants:?}"
     );
+    let pods_dir = dir.path().join("state/sim/pods").display().to_string();
+    let servers = bao_servers_under(&pods_dir);
+    assert_eq!(servers.len(), 3, "one `bao` server per Pod: {servers:?}");
     let addresses = info.listen_addresses();
     assert_eq!(addresses.len(), 6, "{addresses:?}");
     for address in &addresses {
@@ -298,6 +403,11 @@ fn sandbox_backs_up_on_schedule_and_ctrl_c_leaves_nothing_behind() {
         }
     };
     assert!(left.is_empty(), "processes left behind: {left:?}");
+    let bao_left = bao_servers_under(&pods_dir);
+    assert!(
+        bao_left.is_empty(),
+        "OpenBao Pods outlived the sandbox: {bao_left:?}"
+    );
     for address in &addresses {
         assert!(
             TcpStream::connect(address).is_err(),

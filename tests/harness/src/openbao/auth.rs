@@ -4,6 +4,7 @@
 use reqwest::Method;
 use serde_json::json;
 
+use super::api::Api;
 use super::jwt::TestJwtSigner;
 use super::{OpenBaoCluster, OpenBaoError};
 
@@ -60,69 +61,98 @@ impl JwtAuthSetup {
     }
 }
 
+/// Writes ACL policy `name` with `root_token` on `addr`.
+pub(super) async fn write_policy_at(
+    api: &Api,
+    addr: &str,
+    root_token: &str,
+    name: &str,
+    hcl: &str,
+) -> Result<(), OpenBaoError> {
+    let body = json!({ "policy": hcl });
+    api.call_ok(
+        Method::POST,
+        addr,
+        &format!("sys/policies/acl/{name}"),
+        Some(root_token),
+        Some(&body),
+    )
+    .await
+    .map(|_| ())
+}
+
+/// The JWT set-up of [`JwtAuthSetup`] against the node at `addr` (the active one) with `root_token`: the
+/// backup/restore policies, the auth mount (if missing), its key and issuer, and the two roles. Shared by every
+/// kind of cluster the harness runs.
+pub(super) async fn configure_jwt_auth_at(
+    api: &Api,
+    addr: &str,
+    root_token: &str,
+    setup: &JwtAuthSetup,
+) -> Result<(), OpenBaoError> {
+    let call = |method: Method, path: String, body: Option<serde_json::Value>| async move {
+        api.call_ok(method, addr, &path, Some(root_token), body.as_ref())
+            .await
+    };
+    write_policy_at(api, addr, root_token, BACKUP_POLICY_NAME, BACKUP_POLICY).await?;
+    write_policy_at(api, addr, root_token, RESTORE_POLICY_NAME, RESTORE_POLICY).await?;
+    let mount = setup.mount.trim_matches('/');
+    let auths = call(Method::GET, "sys/auth".into(), None).await?.json();
+    if auths["data"].get(format!("{mount}/")).is_none() {
+        call(
+            Method::POST,
+            format!("sys/auth/{mount}"),
+            Some(json!({ "type": "jwt" })),
+        )
+        .await?;
+    }
+    let config = json!({
+        "jwt_validation_pubkeys": [setup.public_key_pem],
+        "bound_issuer": setup.issuer,
+    });
+    call(Method::POST, format!("auth/{mount}/config"), Some(config)).await?;
+    for (role, subject, policy) in [
+        (
+            JwtAuthSetup::BACKUP_ROLE,
+            &setup.backup_subject,
+            BACKUP_POLICY_NAME,
+        ),
+        (
+            JwtAuthSetup::RESTORE_ROLE,
+            &setup.restore_subject,
+            RESTORE_POLICY_NAME,
+        ),
+    ] {
+        let body = json!({
+            "role_type": "jwt",
+            "user_claim": "sub",
+            "bound_subject": subject,
+            "bound_audiences": [setup.audience],
+            "token_policies": [policy],
+            "token_ttl": "1h",
+        });
+        call(
+            Method::POST,
+            format!("auth/{mount}/role/{role}"),
+            Some(body),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 impl OpenBaoCluster {
     /// Creates or replaces ACL policy `name`.
     pub async fn write_policy(&self, name: &str, hcl: &str) -> Result<(), OpenBaoError> {
-        let body = json!({ "policy": hcl });
-        self.call_as_root(
-            Method::POST,
-            &format!("sys/policies/acl/{name}"),
-            Some(&body),
-        )
-        .await
-        .map(|_| ())
+        let leader = self.leader_addr().await?;
+        write_policy_at(&self.api, &leader, self.root_token(), name, hcl).await
     }
 
     /// Enables JWT auth at `setup.mount` (if needed), trusts the setup's key and issuer, and writes the
     /// backup/restore policies and roles.
     pub async fn configure_jwt_auth(&self, setup: &JwtAuthSetup) -> Result<(), OpenBaoError> {
-        self.write_policy(BACKUP_POLICY_NAME, BACKUP_POLICY).await?;
-        self.write_policy(RESTORE_POLICY_NAME, RESTORE_POLICY)
-            .await?;
-        let mount = setup.mount.trim_matches('/');
-        let auths = self
-            .call_as_root(Method::GET, "sys/auth", None)
-            .await?
-            .json();
-        if auths["data"].get(format!("{mount}/")).is_none() {
-            let body = json!({ "type": "jwt" });
-            self.call_as_root(Method::POST, &format!("sys/auth/{mount}"), Some(&body))
-                .await?;
-        }
-        let config = json!({
-            "jwt_validation_pubkeys": [setup.public_key_pem],
-            "bound_issuer": setup.issuer,
-        });
-        self.call_as_root(Method::POST, &format!("auth/{mount}/config"), Some(&config))
-            .await?;
-        for (role, subject, policy) in [
-            (
-                JwtAuthSetup::BACKUP_ROLE,
-                &setup.backup_subject,
-                BACKUP_POLICY_NAME,
-            ),
-            (
-                JwtAuthSetup::RESTORE_ROLE,
-                &setup.restore_subject,
-                RESTORE_POLICY_NAME,
-            ),
-        ] {
-            let body = json!({
-                "role_type": "jwt",
-                "user_claim": "sub",
-                "bound_subject": subject,
-                "bound_audiences": [setup.audience],
-                "token_policies": [policy],
-                "token_ttl": "1h",
-            });
-            self.call_as_root(
-                Method::POST,
-                &format!("auth/{mount}/role/{role}"),
-                Some(&body),
-            )
-            .await?;
-        }
-        Ok(())
+        let leader = self.leader_addr().await?;
+        configure_jwt_auth_at(&self.api, &leader, self.root_token(), setup).await
     }
 
     /// Logs in at `auth/<mount>/login` like the executor does; returns the client token. A refused login

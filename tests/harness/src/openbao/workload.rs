@@ -17,11 +17,16 @@ use serde_json::{Value, json};
 
 use super::OpenBaoError;
 use super::api::{Api, Health};
+use super::auth::{JwtAuthSetup, configure_jwt_auth_at};
 use super::cluster::Release;
 use crate::wait::poll_until;
 
 /// The image the StatefulSet names; the tag selects the release.
 pub const IMAGE: &str = "quay.io/openbao/openbao";
+/// The releases [`OpenBaoWorkload::prepare`] writes a launcher for, by image tag.
+const LAUNCHED: [(Release, &str); 2] = [(Release::V2_6_2, "2.6.2"), (Release::Current, "2.7.2")];
+/// The image tags (versions) a StatefulSet of this workload can run, oldest first.
+pub const RELEASES: [&str; 2] = [LAUNCHED[0].1, LAUNCHED[1].1];
 /// Where the Pod template mounts its claim.
 const DATA_MOUNT: &str = "/openbao/data";
 /// Every Pod's API port, on its own IP.
@@ -69,7 +74,7 @@ impl OpenBaoWorkload {
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut key);
         std::fs::write(&seal_key, key).map_err(io("writing the seal key"))?;
         let mut launchers = Vec::new();
-        for (release, tag) in [(Release::V2_6_2, "2.6.2"), (Release::Current, "2.7.2")] {
+        for (release, tag) in LAUNCHED {
             let bao = release.binary()?;
             let launcher_dir = dir.join(format!("openbao-{tag}"));
             std::fs::create_dir_all(&launcher_dir).map_err(io("creating a launcher dir"))?;
@@ -223,13 +228,7 @@ impl OpenBaoWorkload {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Value, OpenBaoError> {
-        let token = self
-            .root_token
-            .as_deref()
-            .ok_or_else(|| OpenBaoError::Unexpected {
-                what: path.to_string(),
-                detail: "not initialized".into(),
-            })?;
+        let token = self.root_token()?;
         let active = self.active_addr().await?;
         let response = self
             .api
@@ -240,6 +239,24 @@ impl OpenBaoWorkload {
         } else {
             response.json()
         })
+    }
+
+    /// The same JWT auth as [`super::OpenBaoCluster::configure_jwt_auth`] (policies, mount, key and issuer, roles
+    /// `backup` and `restore`), on the active Pod (after [`Self::initialize`]).
+    pub async fn configure_jwt_auth(&self, setup: &JwtAuthSetup) -> Result<(), OpenBaoError> {
+        let token = self.root_token()?;
+        let active = self.active_addr().await?;
+        configure_jwt_auth_at(&self.api, &active, token, setup).await
+    }
+
+    /// The root token [`Self::initialize`] returned.
+    fn root_token(&self) -> Result<&str, OpenBaoError> {
+        self.root_token
+            .as_deref()
+            .ok_or_else(|| OpenBaoError::Unexpected {
+                what: format!("OpenBaoWorkload {:?}", self.name),
+                detail: "not initialized".into(),
+            })
     }
 
     /// Every Pod answers unsealed and exactly one is active.
