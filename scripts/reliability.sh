@@ -4,7 +4,7 @@
 # `reliability-row: <id>|<what>|<count reached>|<violations found>` and fails on any violation.
 #
 #   scripts/reliability.sh
-#   RESTORE_KILL_ROUNDS=100 BACKUP_KILL_ROUNDS=100 scripts/reliability.sh
+#   RESTORE_KILL_ROUNDS=100 BACKUP_KILL_ROUNDS=100 UPGRADE_KILL_ROUNDS=20 scripts/reliability.sh
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -14,6 +14,7 @@ source .tools/env
 
 restore_rounds=${RESTORE_KILL_ROUNDS:-60}
 backup_rounds=${BACKUP_KILL_ROUNDS:-50}
+upgrade_rounds=${UPGRADE_KILL_ROUNDS:-10}
 seed=${OPERATOR_E2E_SEED:-$(date +%s)}
 logs=$(mktemp -d)
 failed=()
@@ -36,6 +37,8 @@ run restore-kills RESTORE_KILL_ROUNDS="$restore_rounds" OPERATOR_E2E_SEED="$seed
   cargo test --locked -q --test operator_restore_crashes
 run backup-kills BACKUP_KILL_ROUNDS="$backup_rounds" OPERATOR_E2E_SEED="$seed" \
   cargo test --locked -q --test operator_e2e_acceptance operator_killed_at_random_points
+run upgrade-kills UPGRADE_KILL_ROUNDS="$upgrade_rounds" OPERATOR_E2E_SEED="$seed" \
+  cargo test --locked -q --test operator_upgrade_crashes
 run deposed-leader cargo test --locked -q --test operator_leader_election frozen
 run spec-properties SPEC_PROPERTY_CASES="${SPEC_PROPERTY_CASES:-100000}" \
   cargo test --locked -q -p openbao-crds any_spec_gets_a_verdict

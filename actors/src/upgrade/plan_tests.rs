@@ -337,19 +337,21 @@ fn an_upgrade_lock_lives_while_its_attempt_is_in_progress_or_still_wanted() {
         upgrade_liveness(Some(&cluster), "2.8.0"),
         HolderLiveness::Missing
     );
-    let mut status = openbao_crds::OpenBaoClusterStatus::default();
-    status.upgrade = Some(UpgradeStatus {
-        from_version: "2.6.2".into(),
-        to_version: "2.7.2".into(),
-        phase: UpgradePhase::RollingOut,
-        pre_upgrade_snapshot_key: None,
-        started_at: None,
-        completed_at: None,
-        pods_updated: Vec::new(),
-        replacing: None,
-        retry_token: None,
-        message: None,
-    });
+    let status = openbao_crds::OpenBaoClusterStatus {
+        upgrade: Some(UpgradeStatus {
+            from_version: "2.6.2".into(),
+            to_version: "2.7.2".into(),
+            phase: UpgradePhase::RollingOut,
+            pre_upgrade_snapshot_key: None,
+            started_at: None,
+            completed_at: None,
+            pods_updated: Vec::new(),
+            replacing: None,
+            retry_token: None,
+            message: None,
+        }),
+        ..Default::default()
+    };
     cluster.status = Some(status);
     assert_eq!(
         upgrade_liveness(Some(&cluster), "2.7.2"),
