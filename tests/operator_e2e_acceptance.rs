@@ -407,8 +407,9 @@ async fn wrong_store_credentials_fail_two_windows_visibly_and_release_the_lock()
     );
 }
 
-/// Acceptance 4: another operation holds the lock (written into status by the test, as an upgrade would): the
-/// scheduled window is skipped with a visible reason, a manual trigger waits, and it runs once the lock is
+/// Acceptance 4: another operation holds the lock (written into status by the test under a holder no child of this
+/// operator wrote, so it is kept as an administrator's lock would be; an `upgrade/<version>` holder with no upgrade
+/// behind it would be released by the upgrade child's probe): the scheduled window is skipped with a visible reason, a manual trigger waits, and it runs once the lock is
 /// released, under a newer epoch.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_held_lock_skips_the_window_and_a_manual_trigger_waits_for_its_release() {
@@ -422,7 +423,7 @@ async fn a_held_lock_skips_the_window_and_a_manual_trigger_waits_for_its_release
     world
         .patch_operation_lock(json!({
             "operation": "Upgrade",
-            "holder": "upgrade/test",
+            "holder": "maintenance/test",
             "message": "held by the test",
             "acquiredAt": Utc::now().to_rfc3339(),
             "epoch": 7,
@@ -449,7 +450,7 @@ async fn a_held_lock_skips_the_window_and_a_manual_trigger_waits_for_its_release
     )
     .await;
     let note = skipped.note.unwrap();
-    assert!(note.contains("upgrade/test"), "{note}");
+    assert!(note.contains("maintenance/test"), "{note}");
     // The manual trigger (denied at start) and the window (denied when it fired): one Event series.
     let blocked = world.events_with_reason("OperationLockBlocked").await;
     assert!(occurrences(&blocked) >= 2, "{blocked:?}");
@@ -457,7 +458,7 @@ async fn a_held_lock_skips_the_window_and_a_manual_trigger_waits_for_its_release
         blocked
             .iter()
             .filter_map(|e| e.note.as_deref())
-            .all(|note| note.contains("locked by Upgrade (upgrade/test)")),
+            .all(|note| note.contains("locked by Upgrade (maintenance/test)")),
         "{blocked:?}"
     );
     let status = world.status().await.unwrap();
@@ -473,7 +474,7 @@ async fn a_held_lock_skips_the_window_and_a_manual_trigger_waits_for_its_release
         .expect("the test's lock is kept");
     assert_eq!(
         (lock.operation, lock.holder.as_str(), lock.epoch),
-        (Operation::Upgrade, "upgrade/test", 7)
+        (Operation::Upgrade, "maintenance/test", 7)
     );
     assert_ne!(
         status

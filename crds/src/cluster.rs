@@ -66,6 +66,12 @@ pub const BACKUP_KIND_LABEL: &str = "openbao.org/backup-kind";
         description = "Operation holding the cluster lock"
     ),
     printcolumn(
+        name = "Upgrade",
+        type_ = "string",
+        json_path = ".status.upgrade.phase",
+        description = "Phase of the running or last upgrade"
+    ),
+    printcolumn(
         name = "Age",
         type_ = "date",
         json_path = ".metadata.creationTimestamp"

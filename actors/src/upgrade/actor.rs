@@ -351,11 +351,12 @@ impl UpgradeState {
         if self.tick.as_ref().is_some_and(|timer| !timer.is_finished()) {
             return;
         }
+        // Waiting for the lock is active too, unless the spec stopped asking for that version.
         let active = self.epoch.is_some()
-            || self
-                .status
-                .as_ref()
-                .is_some_and(|status| status.phase == UpgradePhase::Pending);
+            || self.status.as_ref().is_some_and(|status| {
+                status.phase == UpgradePhase::Pending
+                    && status.to_version == self.cluster.spec.version
+            });
         let delay = if active { ACTIVE_TICK } else { IDLE_TICK };
         let mailbox = self.mailbox.clone();
         self.tick = Some(myself.send_after(delay, move || {

@@ -557,6 +557,7 @@ fn crd_yaml_is_deterministic_and_describes_both_resources() {
             "Next Backup",
             "Failures",
             "Lock",
+            "Upgrade",
             "Age"
         ]
     );

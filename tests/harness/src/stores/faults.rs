@@ -1,7 +1,7 @@
 //! Store faults on demand: a layer in front of a store's HTTP service that makes the next N requests of one
 //! operation fail the way real stores fail, and counts every request it receives.
 //!
-//! ```ignore
+//! ```text
 //! let faults = server.faults();
 //! // The second and later UploadParts: three answers 503 (a burst), then back to normal.
 //! faults.inject(FaultRule::on(StoreOp::UploadPart).after(1).times(3).fault(Fault::Status(503)));
