@@ -4,15 +4,12 @@
 
 mod operator_support;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use kube::api::PostParams;
 use openbao_crds::{OpenBaoClusterStatus, Operation, UpgradePhase};
 use operator_support::kubectl::kubectl;
 use operator_support::runbook::{run_blocks, runbook, section_blocks};
-use operator_support::upgrade_world::{CLUSTER, REPLICAS, UpgradeWorld, pods_not_ready};
+use operator_support::upgrade_world::{CLUSTER, NotReadySampler, REPLICAS, UpgradeWorld};
 use operator_support::{Operator, eventually, wait_ready};
 use serde_json::json;
 
@@ -34,59 +31,40 @@ async fn start_operator(world: &UpgradeWorld, log: &str) -> Operator {
     operator
 }
 
-async fn observed_version(world: &UpgradeWorld, operator: &Operator, version: &str) {
+/// The upgrade ended in `phase` and released the lock (two writes: waited for together).
+async fn ended(
+    world: &UpgradeWorld,
+    operator: &Operator,
+    phase: UpgradePhase,
+    deadline: Duration,
+) -> OpenBaoClusterStatus {
     eventually(
-        &format!("status.currentVersion {version} observed from the Pods"),
-        OBSERVE_DEADLINE,
+        &format!("the upgrade ends {phase} and the lock is free"),
+        deadline,
         operator.log_path(),
         || async {
             let status = world.status().await?;
-            (status.current_version.as_deref() == Some(version)).then_some(())
+            (status.upgrade.as_ref()?.phase == phase && status.operation_lock.is_none())
+                .then_some(status)
         },
     )
-    .await;
-}
-
-/// Samples how many Pods are not Ready, every 100 ms, until stopped; returns the largest count seen.
-fn sample_not_ready(client: kube::Client) -> (Arc<AtomicBool>, tokio::task::JoinHandle<usize>) {
-    let stop = Arc::new(AtomicBool::new(false));
-    let most = Arc::new(AtomicUsize::new(0));
-    let task = tokio::spawn({
-        let stop = stop.clone();
-        async move {
-            while !stop.load(Ordering::Acquire) {
-                if let Some(count) = pods_not_ready(&client).await {
-                    most.fetch_max(count, Ordering::AcqRel);
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            most.load(Ordering::Acquire)
-        }
-    });
-    (stop, task)
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_version_change_rolls_2_6_2_to_2_7_2_after_a_pre_upgrade_snapshot_one_pod_at_a_time() {
     // The gate holds backup Pods: the pre-upgrade snapshot waits there while the upgrade holds the lock.
     let world = UpgradeWorld::start("2.6.2", false, false).await;
-    world
-        .clusters()
-        .create(
-            &PostParams::default(),
-            &world.cluster_manifest("2.6.2", "* * * * *"),
-        )
-        .await
-        .expect("cluster created");
+    world.create_cluster("2.6.2", "* * * * *").await;
     let operator = start_operator(&world, "operator.log").await;
-    observed_version(&world, &operator, "2.6.2").await;
+    world.wait_for_version(&operator, "2.6.2").await;
     let status = world.status().await.unwrap();
     assert_eq!(
         upgrading(&status),
         Some(("False".into(), "UpgradeComplete".into()))
     );
     assert!(status.upgrade.is_none(), "nothing to upgrade yet");
-    let (stop_sampling, sampler) = sample_not_ready(world.client.clone());
+    let sampler = NotReadySampler::start(world.client.clone());
 
     world
         .merge_patch_cluster(json!({"spec": {"version": "2.7.2"}}))
@@ -151,21 +129,8 @@ async fn a_version_change_rolls_2_6_2_to_2_7_2_after_a_pre_upgrade_snapshot_one_
     let note = skipped[0].note.clone().unwrap_or_default();
     assert!(note.contains("Upgrade"), "{note}");
 
-    let status = eventually(
-        "the upgrade completes",
-        UPGRADE_DEADLINE,
-        operator.log_path(),
-        || async {
-            // Completed and the lock's release are two writes: wait for both.
-            let status = world.status().await?;
-            (status.upgrade.as_ref()?.phase == UpgradePhase::Completed
-                && status.operation_lock.is_none())
-            .then_some(status)
-        },
-    )
-    .await;
-    stop_sampling.store(true, Ordering::Release);
-    let most_not_ready = sampler.await.unwrap();
+    let status = ended(&world, &operator, UpgradePhase::Completed, UPGRADE_DEADLINE).await;
+    let most_not_ready = sampler.stop().await;
 
     let upgrade = status.upgrade.clone().unwrap();
     assert_eq!(
@@ -266,31 +231,19 @@ async fn a_version_change_rolls_2_6_2_to_2_7_2_after_a_pre_upgrade_snapshot_one_
 async fn a_failed_pre_upgrade_snapshot_blocks_the_upgrade_until_a_retry_and_a_downgrade_is_refused()
 {
     let world = UpgradeWorld::start("2.6.2", true, true).await;
-    world
-        .clusters()
-        .create(
-            &PostParams::default(),
-            &world.cluster_manifest("2.6.2", "0 3 * * *"),
-        )
-        .await
-        .expect("cluster created");
+    world.create_cluster("2.6.2", "0 3 * * *").await;
     let operator = start_operator(&world, "operator.log").await;
-    observed_version(&world, &operator, "2.6.2").await;
+    world.wait_for_version(&operator, "2.6.2").await;
     let before = world.stateful_set().await;
 
     world
         .merge_patch_cluster(json!({"spec": {"version": "2.7.2"}}))
         .await;
-    let status = eventually(
-        "the upgrade is blocked by the failed snapshot",
+    let status = ended(
+        &world,
+        &operator,
+        UpgradePhase::Blocked,
         Duration::from_secs(180),
-        operator.log_path(),
-        || async {
-            let status = world.status().await?;
-            (status.upgrade.as_ref()?.phase == UpgradePhase::Blocked
-                && status.operation_lock.is_none())
-            .then_some(status)
-        },
     )
     .await;
     assert_eq!(
@@ -332,18 +285,7 @@ async fn a_failed_pre_upgrade_snapshot_blocks_the_upgrade_until_a_retry_and_a_do
     blocks.extend(section_blocks(&text, "## 2."));
     let ran = run_blocks(&blocks, &path, &world.kubeconfig, operator.log_path(), &[]).await;
     assert_eq!(ran, 3, "the export, the look and the retry");
-    let status = eventually(
-        "the retried upgrade completes",
-        UPGRADE_DEADLINE,
-        operator.log_path(),
-        || async {
-            let status = world.status().await?;
-            (status.upgrade.as_ref()?.phase == UpgradePhase::Completed
-                && status.operation_lock.is_none())
-            .then_some(status)
-        },
-    )
-    .await;
+    let status = ended(&world, &operator, UpgradePhase::Completed, UPGRADE_DEADLINE).await;
     assert_eq!(status.current_version.as_deref(), Some("2.7.2"));
     assert!(
         status.upgrade.as_ref().unwrap().retry_token.is_some(),

@@ -8,16 +8,13 @@
 
 mod operator_support;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
-use kube::api::PostParams;
 use openbao_crds::UpgradePhase;
-use operator_support::upgrade_world::{REPLICAS, UpgradeWorld, pods_not_ready};
+use operator_support::upgrade_world::{NotReadySampler, REPLICAS, UpgradeWorld};
 use operator_support::wait::eventually_explained;
-use operator_support::{Operator, eventually, wait_ready};
+use operator_support::{Operator, wait_ready};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 use serde_json::json;
@@ -38,40 +35,13 @@ fn env_number<T: std::str::FromStr>(name: &str) -> Option<T> {
 /// What one round found wrong (empty: nothing).
 async fn round(round: usize, seed: u64, rng: &mut StdRng) -> Vec<String> {
     let world = UpgradeWorld::start("2.6.2", false, true).await;
-    world
-        .clusters()
-        .create(
-            &PostParams::default(),
-            &world.cluster_manifest("2.6.2", "0 3 * * *"),
-        )
-        .await
-        .expect("cluster created");
+    world.create_cluster("2.6.2", "0 3 * * *").await;
     let log = |n: usize| world.dir.path().join(format!("operator-{n}.log"));
     let mut operator = Operator::start_as(&world.kubeconfig, &log(0), POD_NAME);
     wait_ready(&operator).await;
-    eventually(
-        "status.currentVersion 2.6.2",
-        Duration::from_secs(90),
-        operator.log_path(),
-        || async {
-            (world.status().await?.current_version.as_deref() == Some("2.6.2")).then_some(())
-        },
-    )
-    .await;
+    world.wait_for_version(&operator, "2.6.2").await;
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let most = Arc::new(AtomicUsize::new(0));
-    let sampler = tokio::spawn({
-        let (stop, most, client) = (stop.clone(), most.clone(), world.client.clone());
-        async move {
-            while !stop.load(Ordering::Acquire) {
-                if let Some(count) = pods_not_ready(&client).await {
-                    most.fetch_max(count, Ordering::AcqRel);
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    });
+    let sampler = NotReadySampler::start(world.client.clone());
 
     world
         .merge_patch_cluster(json!({"spec": {"version": "2.7.2"}}))
@@ -112,11 +82,9 @@ async fn round(round: usize, seed: u64, rng: &mut StdRng) -> Vec<String> {
         },
     )
     .await;
-    stop.store(true, Ordering::Release);
-    sampler.await.expect("sampler");
+    let most_not_ready = sampler.stop().await;
 
     let mut violations = Vec::new();
-    let most_not_ready = most.load(Ordering::Acquire);
     if most_not_ready > 1 {
         violations.push(format!("{most_not_ready} Pods not Ready at once"));
     }

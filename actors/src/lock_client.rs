@@ -30,6 +30,14 @@ pub enum LockReply {
     Unavailable { reason: String },
 }
 
+/// What a request that was denied the lock says while it waits.
+pub fn lock_wait_message(operation: Operation, held_by: &str, since: DateTime<Utc>) -> String {
+    format!(
+        "waiting for the operation lock: {operation} {held_by} holds it since {}",
+        since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    )
+}
+
 /// A holder that an `overrideOperationLock` restore displaced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Preempted {

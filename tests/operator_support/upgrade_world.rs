@@ -215,6 +215,29 @@ impl UpgradeWorld {
         .expect("an OpenBaoCluster")
     }
 
+    pub async fn create_cluster(&self, version: &str, schedule: &str) {
+        self.clusters()
+            .create(
+                &PostParams::default(),
+                &self.cluster_manifest(version, schedule),
+            )
+            .await
+            .expect("cluster created");
+    }
+
+    /// Waits until `status.currentVersion` is `version`, as the upgrade guard observed it from the Pods.
+    pub async fn wait_for_version(&self, operator: &super::Operator, version: &str) {
+        super::eventually(
+            &format!("status.currentVersion {version} observed from the Pods"),
+            Duration::from_secs(90),
+            operator.log_path(),
+            || async {
+                (self.status().await?.current_version.as_deref() == Some(version)).then_some(())
+            },
+        )
+        .await;
+    }
+
     pub fn clusters(&self) -> Api<OpenBaoCluster> {
         Api::namespaced(self.client.clone(), NAMESPACE)
     }
@@ -336,5 +359,38 @@ impl UpgradeWorld {
             .await
             .ok()?;
         answer["data"]["data"]["v"].as_str().map(str::to_string)
+    }
+}
+
+/// Samples how many of the StatefulSet's Pods are not Ready, every 100 ms, until [`NotReadySampler::stop`].
+pub struct NotReadySampler {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    task: tokio::task::JoinHandle<usize>,
+}
+
+impl NotReadySampler {
+    pub fn start(client: kube::Client) -> Self {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let task = tokio::spawn({
+            let stop = stop.clone();
+            async move {
+                let mut most = 0;
+                while !stop.load(Ordering::Acquire) {
+                    if let Some(count) = pods_not_ready(&client).await {
+                        most = most.max(count);
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                most
+            }
+        });
+        Self { stop, task }
+    }
+
+    /// The most Pods seen not Ready at one sample.
+    pub async fn stop(self) -> usize {
+        self.stop.store(true, std::sync::atomic::Ordering::Release);
+        self.task.await.expect("the sampler")
     }
 }

@@ -26,7 +26,7 @@ use super::plan::{
 use crate::cluster_key::ClusterKey;
 use crate::effects::{ClusterEffects, ConditionUpdate, EventReason};
 use crate::holder::HolderId;
-use crate::lock_client::{LockClient, LockReply};
+use crate::lock_client::{LockClient, LockReply, lock_wait_message};
 use crate::metrics::{ActorKind, MailboxGauge};
 
 /// How often a running (or lock-waiting) upgrade looks at the workload.
@@ -235,22 +235,23 @@ impl UpgradeState {
             .lock
             .acquire(&holder, format!("upgrade {from} → {to}"), false)
             .await;
+        let pending = UpgradeStatus {
+            from_version: from.clone(),
+            to_version: to.clone(),
+            phase: UpgradePhase::Pending,
+            pre_upgrade_snapshot_key: None,
+            started_at: None,
+            completed_at: None,
+            pods_updated: Vec::new(),
+            replacing: None,
+            retry_token,
+            message: None,
+        };
         match reply {
             Ok(LockReply::Granted { epoch, .. }) => {
                 self.epoch = Some(epoch);
                 self.lock_wait_announced = false;
-                self.status = Some(UpgradeStatus {
-                    from_version: from.clone(),
-                    to_version: to.clone(),
-                    phase: UpgradePhase::Pending,
-                    pre_upgrade_snapshot_key: None,
-                    started_at: Some(self.now()),
-                    completed_at: None,
-                    pods_updated: Vec::new(),
-                    replacing: None,
-                    retry_token,
-                    message: None,
-                });
+                self.status = Some(pending);
                 self.begin();
                 self.upgrade.metrics.upgrade_running(&self.key, true);
                 let plan = if self.cluster.spec.pre_upgrade_snapshot_enabled() {
@@ -272,21 +273,10 @@ impl UpgradeState {
                 held_by,
                 since,
             }) => {
-                let message = format!(
-                    "waiting for the operation lock, held by {operation} {held_by} since {}",
-                    since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-                );
+                let message = lock_wait_message(operation, &held_by, since);
                 self.status = Some(UpgradeStatus {
-                    from_version: from,
-                    to_version: to,
-                    phase: UpgradePhase::Pending,
-                    pre_upgrade_snapshot_key: None,
-                    started_at: None,
-                    completed_at: None,
-                    pods_updated: Vec::new(),
-                    replacing: None,
-                    retry_token,
                     message: Some(message.clone()),
+                    ..pending
                 });
                 self.condition = Some(condition(
                     ConditionStatus::True,

@@ -6,7 +6,7 @@ use openbao_crds::{OpenBaoRestore, RestorePhase};
 
 use super::{RestoreState, Step, has_finalizer, name_of, uid_of};
 use crate::effects::{EffectError, EventReason, JobObservation, JobState};
-use crate::lock_client::{LockReply, OperationReport, Preempted};
+use crate::lock_client::{LockReply, OperationReport, Preempted, lock_wait_message};
 use crate::restore::effects::{
     RestoreEventReason, RestoreJobKind, RestoreJobRequest, RestoreMetricOutcome,
 };
@@ -45,10 +45,7 @@ impl RestoreState {
                 held_by,
                 since,
             }) => {
-                let message = format!(
-                    "waiting for the operation lock: {operation} {held_by} holds it since {}",
-                    since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-                );
+                let message = lock_wait_message(operation, &held_by, since);
                 let known = self.known_mut(request);
                 let changed = set_condition(
                     &mut known.status,
