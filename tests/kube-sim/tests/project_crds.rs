@@ -244,6 +244,7 @@ async fn exercise(binary: PathBuf) {
             "NEXT BACKUP",
             "FAILURES",
             "LOCK",
+            "UPGRADE",
             "AGE"
         ],
         "{table}"
