@@ -15,6 +15,7 @@ use crate::cluster_key::ClusterKey;
 use crate::effects::{ClusterEffects, EffectError, HolderLiveness, JobObservation};
 use crate::holder::HolderId;
 use crate::lock_client::LockClient;
+pub use crate::lock_client::PreUpgradeResult;
 use crate::metrics::MailboxGauge;
 
 /// What the supervisor forwards to its children.
@@ -36,26 +37,6 @@ pub enum ChildEvent {
         upgrade_id: String,
         epoch: u64,
         reply: RpcReplyPort<PreUpgradeResult>,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PreUpgradeResult {
-    Succeeded {
-        job_name: String,
-        key: String,
-    },
-    Failed {
-        reason: String,
-        message: String,
-    },
-    /// Not attempted: `spec.backup` is unusable, or the epoch no longer holds the lock.
-    Refused {
-        reason: String,
-    },
-    /// Not attempted now (the backup actor is restarting): ask again.
-    Unavailable {
-        reason: String,
     },
 }
 

@@ -8,7 +8,6 @@ use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use openbao_crds::Operation;
 
-use crate::child::PreUpgradeResult;
 use crate::holder::HolderId;
 use crate::lock::AcquireRequest;
 
@@ -36,6 +35,27 @@ pub fn lock_wait_message(operation: Operation, held_by: &str, since: DateTime<Ut
         "waiting for the operation lock: {operation} {held_by} holds it since {}",
         since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
     )
+}
+
+/// The answer to a pre-upgrade snapshot request (the backup child's, relayed by the supervisor).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PreUpgradeResult {
+    Succeeded {
+        job_name: String,
+        key: String,
+    },
+    Failed {
+        reason: String,
+        message: String,
+    },
+    /// Not attempted: `spec.backup` is unusable, or the epoch no longer holds the lock.
+    Refused {
+        reason: String,
+    },
+    /// Not attempted now (the backup actor is restarting): ask again.
+    Unavailable {
+        reason: String,
+    },
 }
 
 /// A holder that an `overrideOperationLock` restore displaced.

@@ -52,8 +52,8 @@ pub struct KubeWorkload {
 
 impl KubeWorkload {
     pub fn new(client: kube::Client, stateful_sets: Store<StatefulSet>) -> Self {
+        // The timeout is set per request too, so even the fallback client cannot hang a look at the workload.
         let http = reqwest::Client::builder()
-            .timeout(HEALTH_TIMEOUT)
             .danger_accept_invalid_certs(true)
             .build()
             .unwrap_or_default();
@@ -77,7 +77,13 @@ impl KubeWorkload {
             "{scheme}://{ip}:{port}/v1/sys/health?standbyok=true&perfstandbyok=true&sealedcode=200\
              &uninitcode=200&drsecondarycode=200"
         );
-        let response = self.http.get(url).send().await.ok()?;
+        let response = self
+            .http
+            .get(url)
+            .timeout(HEALTH_TIMEOUT)
+            .send()
+            .await
+            .ok()?;
         response.json().await.ok()
     }
 }
@@ -187,17 +193,24 @@ impl Workload for KubeWorkload {
                 })?;
             let set_uid = set.uid();
             let (scheme, port) = api_scheme_and_port(cluster);
+            let owned: Vec<(u32, Pod)> = listed
+                .items
+                .into_iter()
+                .filter(|pod| {
+                    pod.owner_references()
+                        .iter()
+                        .any(|owner| Some(&owner.uid) == set_uid.as_ref())
+                })
+                .filter_map(|pod| Some((ordinal(&pod, &set.name_any())?, pod)))
+                .collect();
+            // All Pods at once: a dead Pod costs one timeout, not one per Pod.
+            let healths = futures::future::join_all(
+                owned.iter().map(|(_, pod)| self.health(&scheme, port, pod)),
+            )
+            .await;
             let mut pods = Vec::new();
             let mut answered_unsealed = 0;
-            for pod in listed.items {
-                let owned = pod
-                    .owner_references()
-                    .iter()
-                    .any(|owner| Some(&owner.uid) == set_uid.as_ref());
-                let Some(ordinal) = ordinal(&pod, &set.name_any()).filter(|_| owned) else {
-                    continue;
-                };
-                let health = self.health(&scheme, port, &pod).await;
+            for ((ordinal, pod), health) in owned.into_iter().zip(healths) {
                 let unsealed = health.as_ref().is_some_and(|h| h.initialized && !h.sealed);
                 answered_unsealed += usize::from(unsealed);
                 pods.push(ObservedPod {
