@@ -234,11 +234,7 @@ impl OpenBaoWorkload {
             .api
             .call_ok(method, &active, path, Some(token), body)
             .await?;
-        Ok(if response.body.is_empty() {
-            Value::Null
-        } else {
-            response.json()
-        })
+        Ok(response.json())
     }
 
     /// The same JWT auth as [`super::OpenBaoCluster::configure_jwt_auth`] (policies, mount, key and issuer, roles
