@@ -51,7 +51,9 @@ pub enum ExecutorCommand {
 pub fn main(command: ExecutorCommand) -> ExitCode {
     init_logging();
     let env = Env::from_process();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // One async thread: the executor's async side only moves bytes between sockets (the hashing and inflating run
+    // on a blocking thread), and a multi-thread scheduler's cross-thread wake-ups cost more CPU than they give.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

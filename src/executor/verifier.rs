@@ -80,41 +80,65 @@ impl StreamingVerifier {
 
 /// A [`StreamingVerifier`] on a blocking thread, fed through a bounded queue: hashing and inflating then overlap
 /// the network reads and part uploads instead of stalling them. The queue bound keeps memory bounded.
+///
+/// Chunks travel in batches of about [`BATCH_BYTES`]: the network yields chunks of a few KiB to a few hundred
+/// KiB, and handing each one over wakes the checker thread, which costs more CPU than the hand-over saves.
 pub struct BackgroundVerifier {
-    queue: Option<tokio::sync::mpsc::Sender<Bytes>>,
+    queue: Option<tokio::sync::mpsc::Sender<Vec<Bytes>>>,
+    pending: Vec<Bytes>,
+    pending_bytes: usize,
     worker: tokio::task::JoinHandle<Result<VerifiedSnapshot, ArchiveError>>,
 }
 
-/// Chunks waiting for the checker (reqwest yields chunks of a few KiB to a few hundred KiB).
-const QUEUE_CHUNKS: usize = 32;
+/// Bytes gathered (as references, not copies) before the checker thread is woken.
+pub const BATCH_BYTES: usize = 256 << 10;
+/// Batches waiting for the checker: with [`BATCH_BYTES`], under 1 MiB held for it.
+const QUEUE_BATCHES: usize = 2;
 
 impl BackgroundVerifier {
     pub fn start() -> Self {
-        let (queue, mut chunks) = tokio::sync::mpsc::channel::<Bytes>(QUEUE_CHUNKS);
+        let (queue, mut batches) = tokio::sync::mpsc::channel::<Vec<Bytes>>(QUEUE_BATCHES);
         let worker = tokio::task::spawn_blocking(move || {
             let mut verifier = StreamingVerifier::new();
-            while let Some(chunk) = chunks.blocking_recv() {
-                verifier.update(&chunk)?;
+            while let Some(batch) = batches.blocking_recv() {
+                for chunk in batch {
+                    verifier.update(&chunk)?;
+                }
             }
             verifier.finish()
         });
         Self {
             queue: Some(queue),
+            pending: Vec::new(),
+            pending_bytes: 0,
             worker,
         }
     }
 
     /// Queues a chunk (a cheap reference-counted clone). `false` means the checker already stopped on a
-    /// failure: call [`BackgroundVerifier::finish`] for it.
+    /// failure (seen at the latest one batch later): call [`BackgroundVerifier::finish`] for it.
     pub async fn feed(&mut self, chunk: Bytes) -> bool {
+        self.pending_bytes += chunk.len();
+        self.pending.push(chunk);
+        if self.pending_bytes < BATCH_BYTES {
+            return self.queue.as_ref().is_some_and(|q| !q.is_closed());
+        }
+        self.send_pending().await
+    }
+
+    async fn send_pending(&mut self) -> bool {
+        let batch = std::mem::take(&mut self.pending);
+        self.pending_bytes = 0;
         match &self.queue {
-            Some(queue) => queue.send(chunk).await.is_ok(),
+            Some(queue) if batch.is_empty() => !queue.is_closed(),
+            Some(queue) => queue.send(batch).await.is_ok(),
             None => false,
         }
     }
 
     /// Ends the stream and waits for the verdict.
     pub async fn finish(mut self) -> Result<VerifiedSnapshot, ArchiveError> {
+        self.send_pending().await;
         self.queue.take();
         match self.worker.await {
             Ok(verdict) => verdict,
@@ -171,24 +195,31 @@ mod tests {
 
     #[tokio::test]
     async fn background_verdict_matches_the_inline_one() {
-        let bytes = snapshot(&[5u8; 200_000], 3, 1);
+        // Several batches, with chunks that straddle their boundaries.
+        let state: Vec<u8> = (0..3 * BATCH_BYTES).map(|i| (i % 251) as u8).collect();
+        let bytes = snapshot(&state, 3, 1);
         let mut background = BackgroundVerifier::start();
-        for chunk in bytes.chunks(1000) {
+        for chunk in bytes.chunks(7777) {
             assert!(background.feed(Bytes::copy_from_slice(chunk)).await);
         }
         let verified = background.finish().await.unwrap();
         assert_eq!(verified.size, bytes.len() as u64);
+        assert_eq!(
+            verified.digest,
+            SnapshotDigest::from_sha256(&Sha256::digest(&bytes))
+        );
         assert_eq!(verified.archive.raft_index, 3);
     }
 
     #[tokio::test]
     async fn an_early_failure_stops_accepting_and_is_reported() {
+        static MORE: [u8; 64 * 1024] = [0; 64 * 1024];
         let mut background = BackgroundVerifier::start();
         background
             .feed(Bytes::from_static(b"not gzip at all"))
             .await;
         let mut accepted = 0;
-        while background.feed(Bytes::from_static(b"more")).await {
+        while background.feed(Bytes::from_static(&MORE)).await {
             accepted += 1;
             assert!(accepted < 10_000, "the checker never stopped");
             tokio::task::yield_now().await;
