@@ -7,10 +7,10 @@ use std::sync::Arc;
 use futures::StreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
-use tokio::io::AsyncWriteExt;
 
 use super::archive::ArchiveError;
 use super::manifest::Manifest;
+use super::scratch_io::ScratchWriter;
 use super::stage::Reason;
 use super::verifier::{BackgroundVerifier, VerifiedSnapshot};
 use crate::store::StoreError;
@@ -41,8 +41,6 @@ impl Reason for DownloadError {
     }
 }
 
-const SCRATCH_WRITE_BUFFER: usize = 1 << 20;
-
 /// A verified copy on local disk; the directory goes away when this is dropped.
 pub struct ScratchSnapshot {
     _dir: tempfile::TempDir,
@@ -66,13 +64,8 @@ pub async fn download_verified(
     }
     .map_err(DownloadError::Scratch)?;
     let path = dir.path().join("snapshot.tar.gz");
-    // Large writes: every tokio file operation is a hop to the blocking pool.
-    let mut file = tokio::io::BufWriter::with_capacity(
-        SCRATCH_WRITE_BUFFER,
-        tokio::fs::File::create(&path)
-            .await
-            .map_err(DownloadError::Scratch)?,
-    );
+    let mut writer =
+        ScratchWriter::start(std::fs::File::create(&path).map_err(DownloadError::Scratch)?);
 
     let result = store
         .get(&Path::from(key))
@@ -88,7 +81,6 @@ pub async fn download_verified(
     }
     let mut stream = result.into_stream();
     let mut verifier = BackgroundVerifier::start();
-    let mut written = Ok(());
     let mut received: u64 = 0;
     while let Some(chunk) = stream.next().await {
         let chunk = match chunk {
@@ -106,19 +98,14 @@ pub async fn download_verified(
                 actual: received,
             });
         }
-        if !verifier.feed(chunk.clone()).await {
-            break;
-        }
-        written = file.write_all(&chunk).await;
-        if written.is_err() {
+        if !verifier.feed(chunk.clone()).await || !writer.write(chunk).await {
             break;
         }
     }
-    let verified = verifier.finish().await?;
-    // No fsync: the copy is read back by this process only, so the page cache is enough.
-    written
-        .and(file.flush().await)
-        .map_err(DownloadError::Scratch)?;
+    let verified = verifier.finish().await;
+    let written = writer.finish().await;
+    let verified = verified?;
+    written.map_err(DownloadError::Scratch)?;
     check_against_manifest(&verified, manifest)?;
     Ok(ScratchSnapshot {
         _dir: dir,

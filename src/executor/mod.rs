@@ -18,6 +18,7 @@ pub mod report;
 mod restore;
 mod restore_checks;
 pub mod retention;
+mod scratch_io;
 pub mod stage;
 pub mod upload;
 pub mod verifier;

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
-use tokio_util::io::ReaderStream;
 
 use super::catalog;
 use super::config::{RestoreConfig, RestoreSource};
@@ -18,6 +17,7 @@ use super::leader;
 use super::manifest::Manifest;
 use super::report::{Outcome, Report};
 use super::restore_checks;
+use super::scratch_io;
 use super::stage::{AtStage, Failure, Stage};
 use crate::openbao::{NodeState, OpenBaoClient};
 use crate::store::{self, StoreError};
@@ -78,14 +78,13 @@ pub async fn run(config: &RestoreConfig, report: &mut Report) -> Result<(), Fail
         return Ok(());
     }
 
-    let file = tokio::fs::File::open(&scratch.path).await.map_err(|e| {
+    let body = scratch_io::file_body(&scratch.path).map_err(|e| {
         Failure::new(
             Stage::Verify,
             "ScratchSpaceError",
             format!("cannot reopen the scratch file: {e}"),
         )
     })?;
-    let body = reqwest::Body::wrap_stream(ReaderStream::with_capacity(file, 256 * 1024));
     tracing::info!(%key, force = config.force, leader = client.address(), "restoring");
     client
         .restore_snapshot(body, scratch.verified.size, config.force)
