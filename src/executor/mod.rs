@@ -4,6 +4,7 @@
 
 pub mod archive;
 mod backup;
+mod batch_queue;
 pub mod catalog;
 pub mod config;
 mod download;

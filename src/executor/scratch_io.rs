@@ -8,26 +8,22 @@ use std::path::Path;
 
 use bytes::Bytes;
 
-/// Bytes gathered (as references, not copies) before the writer thread is woken.
-const WRITE_BATCH_BYTES: usize = 256 << 10;
-/// Batches waiting for the writer thread.
-const WRITE_QUEUE_BATCHES: usize = 2;
+use super::batch_queue::{self, BatchQueue};
+
 /// Size of each piece of the request body read back from the scratch file.
 const READ_CHUNK_BYTES: usize = 1 << 20;
 /// Pieces read ahead of the request.
 const READ_AHEAD_CHUNKS: usize = 2;
 
-/// Appends chunks to a file on a blocking thread.
+/// Appends chunks to a file on a blocking thread, fed in batches.
 pub struct ScratchWriter {
-    queue: Option<tokio::sync::mpsc::Sender<Vec<Bytes>>>,
-    pending: Vec<Bytes>,
-    pending_bytes: usize,
+    queue: BatchQueue,
     worker: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 impl ScratchWriter {
     pub fn start(file: std::fs::File) -> Self {
-        let (queue, mut batches) = tokio::sync::mpsc::channel::<Vec<Bytes>>(WRITE_QUEUE_BATCHES);
+        let (queue, mut batches) = batch_queue::channel();
         let worker = tokio::task::spawn_blocking(move || {
             let mut file = file;
             while let Some(batch) = batches.blocking_recv() {
@@ -38,39 +34,17 @@ impl ScratchWriter {
             // No fsync: the copy is read back by this process only, so the page cache is enough.
             Ok(())
         });
-        Self {
-            queue: Some(queue),
-            pending: Vec::new(),
-            pending_bytes: 0,
-            worker,
-        }
+        Self { queue, worker }
     }
 
-    /// Queues a chunk (a cheap reference-counted clone). `false` means a write already failed: call
-    /// [`ScratchWriter::finish`] for the error.
+    /// Queues a chunk. `false` means a write already failed: call [`ScratchWriter::finish`] for the error.
     pub async fn write(&mut self, chunk: Bytes) -> bool {
-        self.pending_bytes += chunk.len();
-        self.pending.push(chunk);
-        if self.pending_bytes < WRITE_BATCH_BYTES {
-            return self.queue.as_ref().is_some_and(|q| !q.is_closed());
-        }
-        self.send_pending().await
-    }
-
-    async fn send_pending(&mut self) -> bool {
-        let batch = std::mem::take(&mut self.pending);
-        self.pending_bytes = 0;
-        match &self.queue {
-            Some(queue) if batch.is_empty() => !queue.is_closed(),
-            Some(queue) => queue.send(batch).await.is_ok(),
-            None => false,
-        }
+        self.queue.push(chunk).await
     }
 
     /// Writes what is still queued and reports the first failure.
     pub async fn finish(mut self) -> std::io::Result<()> {
-        self.send_pending().await;
-        self.queue.take();
+        self.queue.close().await;
         match self.worker.await {
             Ok(result) => result,
             Err(join_error) => Err(std::io::Error::other(join_error.to_string())),

@@ -5,6 +5,7 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
 use super::archive::{ArchiveCheck, ArchiveError, ArchiveFacts};
+use super::batch_queue::{self, BatchQueue};
 
 /// `sha256:<hex>` over the stored bytes, exactly as written into manifests and status.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -78,26 +79,16 @@ impl StreamingVerifier {
     }
 }
 
-/// A [`StreamingVerifier`] on a blocking thread, fed through a bounded queue: hashing and inflating then overlap
-/// the network reads and part uploads instead of stalling them. The queue bound keeps memory bounded.
-///
-/// Chunks travel in batches of about [`BATCH_BYTES`]: the network yields chunks of a few KiB to a few hundred
-/// KiB, and handing each one over wakes the checker thread, which costs more CPU than the hand-over saves.
+/// A [`StreamingVerifier`] on a blocking thread, fed in batches through a bounded queue: hashing and inflating
+/// then overlap the network reads and part uploads instead of stalling them.
 pub struct BackgroundVerifier {
-    queue: Option<tokio::sync::mpsc::Sender<Vec<Bytes>>>,
-    pending: Vec<Bytes>,
-    pending_bytes: usize,
+    queue: BatchQueue,
     worker: tokio::task::JoinHandle<Result<VerifiedSnapshot, ArchiveError>>,
 }
 
-/// Bytes gathered (as references, not copies) before the checker thread is woken.
-pub const BATCH_BYTES: usize = 256 << 10;
-/// Batches waiting for the checker: with [`BATCH_BYTES`], under 1 MiB held for it.
-const QUEUE_BATCHES: usize = 2;
-
 impl BackgroundVerifier {
     pub fn start() -> Self {
-        let (queue, mut batches) = tokio::sync::mpsc::channel::<Vec<Bytes>>(QUEUE_BATCHES);
+        let (queue, mut batches) = batch_queue::channel();
         let worker = tokio::task::spawn_blocking(move || {
             let mut verifier = StreamingVerifier::new();
             while let Some(batch) = batches.blocking_recv() {
@@ -107,39 +98,18 @@ impl BackgroundVerifier {
             }
             verifier.finish()
         });
-        Self {
-            queue: Some(queue),
-            pending: Vec::new(),
-            pending_bytes: 0,
-            worker,
-        }
+        Self { queue, worker }
     }
 
-    /// Queues a chunk (a cheap reference-counted clone). `false` means the checker already stopped on a
-    /// failure (seen at the latest one batch later): call [`BackgroundVerifier::finish`] for it.
+    /// Queues a chunk. `false` means the checker already stopped on a failure: call
+    /// [`BackgroundVerifier::finish`] for it.
     pub async fn feed(&mut self, chunk: Bytes) -> bool {
-        self.pending_bytes += chunk.len();
-        self.pending.push(chunk);
-        if self.pending_bytes < BATCH_BYTES {
-            return self.queue.as_ref().is_some_and(|q| !q.is_closed());
-        }
-        self.send_pending().await
-    }
-
-    async fn send_pending(&mut self) -> bool {
-        let batch = std::mem::take(&mut self.pending);
-        self.pending_bytes = 0;
-        match &self.queue {
-            Some(queue) if batch.is_empty() => !queue.is_closed(),
-            Some(queue) => queue.send(batch).await.is_ok(),
-            None => false,
-        }
+        self.queue.push(chunk).await
     }
 
     /// Ends the stream and waits for the verdict.
     pub async fn finish(mut self) -> Result<VerifiedSnapshot, ArchiveError> {
-        self.send_pending().await;
-        self.queue.take();
+        self.queue.close().await;
         match self.worker.await {
             Ok(verdict) => verdict,
             Err(join_error) => Err(ArchiveError::CheckerFailed(join_error.to_string())),
@@ -151,6 +121,7 @@ impl BackgroundVerifier {
 mod tests {
     use super::*;
     use crate::executor::archive::test_archives::snapshot;
+    use crate::executor::batch_queue::BATCH_BYTES;
 
     #[test]
     fn digest_and_size_cover_the_compressed_bytes() {
