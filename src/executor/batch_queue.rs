@@ -1,4 +1,4 @@
-//! Hands a stream of chunks to a blocking thread in batches of about [`BATCH_BYTES`]: the network yields chunks of
+//! Hands a stream of chunks to a blocking thread ([`ChunkConsumer`]) in batches of about [`BATCH_BYTES`]: the network yields chunks of
 //! a few KiB to a few hundred KiB, and waking the thread for each one costs more CPU than the hand-over saves.
 //! Batches hold references to the chunks, not copies, and the queue bound keeps memory bounded.
 
@@ -10,14 +10,13 @@ pub const BATCH_BYTES: usize = 256 << 10;
 /// Batches waiting for the thread: with [`BATCH_BYTES`], under 1 MiB.
 const QUEUE_BATCHES: usize = 2;
 
-pub struct BatchQueue {
+struct BatchQueue {
     queue: Option<mpsc::Sender<Vec<Bytes>>>,
     pending: Vec<Bytes>,
     pending_bytes: usize,
 }
 
-/// The sending side and the receiver for the blocking thread (`blocking_recv` until `None`).
-pub fn channel() -> (BatchQueue, mpsc::Receiver<Vec<Bytes>>) {
+fn channel() -> (BatchQueue, mpsc::Receiver<Vec<Bytes>>) {
     let (queue, batches) = mpsc::channel(QUEUE_BATCHES);
     let sender = BatchQueue {
         queue: Some(queue),
@@ -30,7 +29,7 @@ pub fn channel() -> (BatchQueue, mpsc::Receiver<Vec<Bytes>>) {
 impl BatchQueue {
     /// Queues a chunk (a cheap reference-counted clone). `false` means the thread stopped taking batches (it
     /// failed), noticed at the latest one batch later.
-    pub async fn push(&mut self, chunk: Bytes) -> bool {
+    async fn push(&mut self, chunk: Bytes) -> bool {
         self.pending_bytes += chunk.len();
         self.pending.push(chunk);
         if self.pending_bytes < BATCH_BYTES {
@@ -40,7 +39,7 @@ impl BatchQueue {
     }
 
     /// Sends what is pending and ends the stream: the thread's receiver then yields `None`.
-    pub async fn close(&mut self) {
+    async fn close(&mut self) {
         self.send_pending().await;
         self.queue.take();
     }
@@ -52,6 +51,61 @@ impl BatchQueue {
             Some(queue) if batch.is_empty() => !queue.is_closed(),
             Some(queue) => queue.send(batch).await.is_ok(),
             None => false,
+        }
+    }
+}
+
+/// A blocking thread that gets every pushed chunk, in order, and ends with a result.
+pub struct ChunkConsumer<T> {
+    queue: BatchQueue,
+    worker: tokio::task::JoinHandle<T>,
+}
+
+impl<T: Send + 'static> ChunkConsumer<T> {
+    /// Runs `work` on a blocking thread over the chunks pushed until [`ChunkConsumer::finish`]. Returning early
+    /// (a failure) makes later pushes answer `false`.
+    pub fn spawn<F>(work: F) -> Self
+    where
+        F: FnOnce(&mut dyn Iterator<Item = Bytes>) -> T + Send + 'static,
+    {
+        let (queue, batches) = channel();
+        let worker = tokio::task::spawn_blocking(move || {
+            let mut chunks = BlockingChunks {
+                batches,
+                current: Vec::new().into_iter(),
+            };
+            work(&mut chunks)
+        });
+        Self { queue, worker }
+    }
+
+    /// Queues a chunk (a cheap reference-counted clone). `false` means the thread already returned.
+    pub async fn push(&mut self, chunk: Bytes) -> bool {
+        self.queue.push(chunk).await
+    }
+
+    /// Ends the stream and waits for the thread's result.
+    pub async fn finish(mut self) -> Result<T, tokio::task::JoinError> {
+        self.queue.close().await;
+        self.worker.await
+    }
+}
+
+/// The consumer thread's view: the chunks of each batch in turn, blocking while the queue is empty.
+struct BlockingChunks {
+    batches: mpsc::Receiver<Vec<Bytes>>,
+    current: std::vec::IntoIter<Bytes>,
+}
+
+impl Iterator for BlockingChunks {
+    type Item = Bytes;
+
+    fn next(&mut self) -> Option<Bytes> {
+        loop {
+            if let Some(chunk) = self.current.next() {
+                return Some(chunk);
+            }
+            self.current = self.batches.blocking_recv()?.into_iter();
         }
     }
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use bytes::Bytes;
 
-use super::batch_queue::{self, BatchQueue};
+use super::batch_queue::ChunkConsumer;
 
 /// Size of each piece of the request body read back from the scratch file.
 const READ_CHUNK_BYTES: usize = 1 << 20;
@@ -17,35 +17,29 @@ const READ_AHEAD_CHUNKS: usize = 2;
 
 /// Appends chunks to a file on a blocking thread, fed in batches.
 pub struct ScratchWriter {
-    queue: BatchQueue,
-    worker: tokio::task::JoinHandle<std::io::Result<()>>,
+    writer: ChunkConsumer<std::io::Result<()>>,
 }
 
 impl ScratchWriter {
-    pub fn start(file: std::fs::File) -> Self {
-        let (queue, mut batches) = batch_queue::channel();
-        let worker = tokio::task::spawn_blocking(move || {
-            let mut file = file;
-            while let Some(batch) = batches.blocking_recv() {
-                for chunk in batch {
-                    file.write_all(&chunk)?;
-                }
+    pub fn start(mut file: std::fs::File) -> Self {
+        let writer = ChunkConsumer::spawn(move |chunks| {
+            for chunk in chunks {
+                file.write_all(&chunk)?;
             }
             // No fsync: the copy is read back by this process only, so the page cache is enough.
             Ok(())
         });
-        Self { queue, worker }
+        Self { writer }
     }
 
     /// Queues a chunk. `false` means a write already failed: call [`ScratchWriter::finish`] for the error.
     pub async fn write(&mut self, chunk: Bytes) -> bool {
-        self.queue.push(chunk).await
+        self.writer.push(chunk).await
     }
 
     /// Writes what is still queued and reports the first failure.
-    pub async fn finish(mut self) -> std::io::Result<()> {
-        self.queue.close().await;
-        match self.worker.await {
+    pub async fn finish(self) -> std::io::Result<()> {
+        match self.writer.finish().await {
             Ok(result) => result,
             Err(join_error) => Err(std::io::Error::other(join_error.to_string())),
         }

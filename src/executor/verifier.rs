@@ -5,7 +5,7 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
 use super::archive::{ArchiveCheck, ArchiveError, ArchiveFacts};
-use super::batch_queue::{self, BatchQueue};
+use super::batch_queue::ChunkConsumer;
 
 /// `sha256:<hex>` over the stored bytes, exactly as written into manifests and status.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -82,35 +82,30 @@ impl StreamingVerifier {
 /// A [`StreamingVerifier`] on a blocking thread, fed in batches through a bounded queue: hashing and inflating
 /// then overlap the network reads and part uploads instead of stalling them.
 pub struct BackgroundVerifier {
-    queue: BatchQueue,
-    worker: tokio::task::JoinHandle<Result<VerifiedSnapshot, ArchiveError>>,
+    checker: ChunkConsumer<Result<VerifiedSnapshot, ArchiveError>>,
 }
 
 impl BackgroundVerifier {
     pub fn start() -> Self {
-        let (queue, mut batches) = batch_queue::channel();
-        let worker = tokio::task::spawn_blocking(move || {
+        let checker = ChunkConsumer::spawn(|chunks| {
             let mut verifier = StreamingVerifier::new();
-            while let Some(batch) = batches.blocking_recv() {
-                for chunk in batch {
-                    verifier.update(&chunk)?;
-                }
+            for chunk in chunks {
+                verifier.update(&chunk)?;
             }
             verifier.finish()
         });
-        Self { queue, worker }
+        Self { checker }
     }
 
     /// Queues a chunk. `false` means the checker already stopped on a failure: call
     /// [`BackgroundVerifier::finish`] for it.
     pub async fn feed(&mut self, chunk: Bytes) -> bool {
-        self.queue.push(chunk).await
+        self.checker.push(chunk).await
     }
 
     /// Ends the stream and waits for the verdict.
-    pub async fn finish(mut self) -> Result<VerifiedSnapshot, ArchiveError> {
-        self.queue.close().await;
-        match self.worker.await {
+    pub async fn finish(self) -> Result<VerifiedSnapshot, ArchiveError> {
+        match self.checker.finish().await {
             Ok(verdict) => verdict,
             Err(join_error) => Err(ArchiveError::CheckerFailed(join_error.to_string())),
         }
