@@ -8,7 +8,7 @@ use futures::StreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt};
 
-use super::archive::ArchiveError;
+use super::archive::{ArchiveError, MemberDigests};
 use super::manifest::Manifest;
 use super::scratch_io::ScratchWriter;
 use super::stage::Reason;
@@ -80,7 +80,7 @@ pub async fn download_verified(
         });
     }
     let mut stream = result.into_stream();
-    let mut verifier = BackgroundVerifier::start();
+    let mut verifier = BackgroundVerifier::start(MemberDigests::Captured);
     let mut received: u64 = 0;
     while let Some(chunk) = stream.next().await {
         let chunk = match chunk {
@@ -178,6 +178,21 @@ mod tests {
             .err()
             .unwrap();
         assert_eq!(err.reason(), "DigestMismatch");
+    }
+
+    #[tokio::test]
+    async fn damage_inside_state_bin_is_refused_even_with_a_manifest_rewritten_to_match() {
+        // state.bin's digest is not recomputed at restore; gzip's CRC-32 still covers its bytes.
+        let state: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let mut bytes = snapshot(&state, 5, 1);
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x01;
+        let (store, manifest) = stored(&bytes).await;
+        let err = download_verified(&store, "ns/c/a.snap", &manifest, None)
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(err.reason(), "SnapshotCorruptGzip", "{err}");
     }
 
     #[tokio::test]

@@ -12,7 +12,7 @@ use futures::{Stream, StreamExt};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 
-use super::archive::ArchiveError;
+use super::archive::{ArchiveError, MemberDigests};
 use super::verifier::{BackgroundVerifier, VerifiedSnapshot};
 use crate::openbao::OpenBaoError;
 use crate::store::StoreError;
@@ -66,7 +66,7 @@ where
         return Err(TeeError::Verify(ArchiveError::NotGzip));
     }
 
-    let mut verifier = BackgroundVerifier::start();
+    let mut verifier = BackgroundVerifier::start(MemberDigests::All);
     let path = Path::from(key);
     let upload = match store.put_multipart(&path).await {
         Ok(upload) => upload,

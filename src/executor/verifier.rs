@@ -1,10 +1,12 @@
 //! One pass over snapshot bytes that yields everything we vouch for: SHA-256 digest, size and the archive check.
-//! Backup feeds it from the OpenBao response, restore from the object store; neither keeps a copy in memory.
+//! Backup feeds it from the OpenBao response (every member's digest checked), restore from the object store
+//! (the stream digest, held to the manifest, stands for the members: see [`MemberDigests`]); neither keeps a
+//! copy in memory.
 
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
-use super::archive::{ArchiveCheck, ArchiveError, ArchiveFacts};
+use super::archive::{ArchiveCheck, ArchiveError, ArchiveFacts, MemberDigests};
 use super::batch_queue::ChunkConsumer;
 
 /// `sha256:<hex>` over the stored bytes, exactly as written into manifests and status.
@@ -46,7 +48,6 @@ pub struct VerifiedSnapshot {
     pub archive: ArchiveFacts,
 }
 
-#[derive(Default)]
 pub struct StreamingVerifier {
     hasher: Sha256,
     size: u64,
@@ -54,8 +55,12 @@ pub struct StreamingVerifier {
 }
 
 impl StreamingVerifier {
-    pub fn new() -> Self {
-        Self::default()
+    pub fn new(digests: MemberDigests) -> Self {
+        Self {
+            hasher: Sha256::new(),
+            size: 0,
+            archive: ArchiveCheck::new(digests),
+        }
     }
 
     pub fn update(&mut self, chunk: &[u8]) -> Result<(), ArchiveError> {
@@ -86,9 +91,9 @@ pub struct BackgroundVerifier {
 }
 
 impl BackgroundVerifier {
-    pub fn start() -> Self {
-        let checker = ChunkConsumer::spawn(|chunks| {
-            let mut verifier = StreamingVerifier::new();
+    pub fn start(digests: MemberDigests) -> Self {
+        let checker = ChunkConsumer::spawn(move |chunks| {
+            let mut verifier = StreamingVerifier::new(digests);
             for chunk in chunks {
                 verifier.update(&chunk)?;
             }
@@ -121,7 +126,7 @@ mod tests {
     #[test]
     fn digest_and_size_cover_the_compressed_bytes() {
         let bytes = snapshot(b"some state", 9, 2);
-        let mut verifier = StreamingVerifier::new();
+        let mut verifier = StreamingVerifier::new(MemberDigests::All);
         for chunk in bytes.chunks(100) {
             verifier.update(chunk).unwrap();
         }
@@ -164,7 +169,7 @@ mod tests {
         // Several batches, with chunks that straddle their boundaries.
         let state: Vec<u8> = (0..3 * BATCH_BYTES).map(|i| (i % 251) as u8).collect();
         let bytes = snapshot(&state, 3, 1);
-        let mut background = BackgroundVerifier::start();
+        let mut background = BackgroundVerifier::start(MemberDigests::All);
         for chunk in bytes.chunks(7777) {
             assert!(background.feed(Bytes::copy_from_slice(chunk)).await);
         }
@@ -180,7 +185,7 @@ mod tests {
     #[tokio::test]
     async fn an_early_failure_stops_accepting_and_is_reported() {
         static MORE: [u8; 64 * 1024] = [0; 64 * 1024];
-        let mut background = BackgroundVerifier::start();
+        let mut background = BackgroundVerifier::start(MemberDigests::All);
         background
             .feed(Bytes::from_static(b"not gzip at all"))
             .await;

@@ -1,6 +1,6 @@
 //! What a complete OpenBao raft snapshot must contain, checked once all members are read: `meta.json`,
-//! `state.bin` and `SHA256SUMS` present once each, every file `SHA256SUMS` lists present with that digest, and
-//! the raft index and term readable from `meta.json`.
+//! `state.bin` and `SHA256SUMS` present once each, every file `SHA256SUMS` lists present (with that digest,
+//! wherever the member was hashed), and the raft index and term readable from `meta.json`.
 
 use serde::Deserialize;
 
@@ -59,7 +59,7 @@ pub fn check_members(members: &[Member]) -> Result<ArchiveFacts, ArchiveError> {
         let member = members.iter().find(|m| &m.name == name).ok_or_else(|| {
             ArchiveError::InvalidChecksumList(format!("{name} is listed but absent"))
         })?;
-        if &member.sha256 != expected {
+        if member.sha256.is_some_and(|actual| &actual != expected) {
             return Err(ArchiveError::MemberDigestMismatch(name.clone()));
         }
     }
@@ -104,7 +104,7 @@ mod tests {
         Member {
             name: name.to_owned(),
             size: data.len() as u64,
-            sha256: Sha256::digest(data).into(),
+            sha256: Some(Sha256::digest(data).into()),
             captured: CAPTURED.contains(&name).then(|| data.to_vec()),
         }
     }
@@ -154,10 +154,22 @@ mod tests {
     #[test]
     fn digest_mismatch_names_the_member() {
         let mut members = valid();
-        members[1].sha256[0] ^= 1;
+        members[1].sha256.as_mut().unwrap()[0] ^= 1;
         assert_eq!(
             check_members(&members),
             Err(ArchiveError::MemberDigestMismatch(STATE.into()))
+        );
+    }
+
+    #[test]
+    fn a_member_that_was_not_hashed_is_not_compared() {
+        let mut members = valid();
+        members[1].sha256 = None;
+        assert!(check_members(&members).is_ok());
+        members[0].sha256.as_mut().unwrap()[0] ^= 1;
+        assert_eq!(
+            check_members(&members),
+            Err(ArchiveError::MemberDigestMismatch(META.into()))
         );
     }
 

@@ -1,5 +1,5 @@
-//! Offline check of an OpenBao raft snapshot while it streams: gunzip, walk the tar members, hash each one, and
-//! at the end compare them with `SHA256SUMS` and read the raft position from `meta.json`.
+//! Offline check of an OpenBao raft snapshot while it streams: gunzip, walk the tar members, hash them, and at
+//! the end compare them with `SHA256SUMS` and read the raft position from `meta.json`.
 //!
 //! A standby can answer the snapshot endpoint with an empty 200, and a broken stream can end early; both must
 //! fail here so that neither is ever recorded as a backup.
@@ -94,6 +94,18 @@ impl Write for TarSink {
     }
 }
 
+/// Which members' SHA-256 is compared with `SHA256SUMS`. Gzip's CRC-32, the tar structure, every member's size
+/// and `SHA256SUMS` listing every member are checked either way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemberDigests {
+    /// Every member: a backup vouches for what OpenBao sent before it writes a manifest.
+    All,
+    /// `meta.json` and `SHA256SUMS` only, not `state.bin` (nearly all of the bytes). For a restore, whose stream
+    /// digest must equal the manifest's: a manifest exists only for a stream whose every member a backup checked,
+    /// so hashing `state.bin` again would spend a second SHA-256 pass over the snapshot to learn nothing new.
+    Captured,
+}
+
 /// Incremental checker: call [`ArchiveCheck::feed`] with every compressed chunk, then [`ArchiveCheck::finish`].
 pub struct ArchiveCheck {
     decoder: GzDecoder<TarSink>,
@@ -102,16 +114,14 @@ pub struct ArchiveCheck {
     gzip_ended: bool,
 }
 
-impl Default for ArchiveCheck {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl ArchiveCheck {
-    pub fn new() -> Self {
+    pub fn new(digests: MemberDigests) -> Self {
         let sink = TarSink {
-            tar: TarStream::new(contents::CAPTURED, contents::CAPTURE_LIMIT),
+            tar: TarStream::new(
+                contents::CAPTURED,
+                contents::CAPTURE_LIMIT,
+                digests == MemberDigests::All,
+            ),
             failure: None,
         };
         Self {
@@ -218,9 +228,18 @@ pub(crate) mod test_archives {
 mod tests {
     use super::test_archives::{gzip, snapshot, tar_of};
     use super::*;
+    use sha2::Digest;
 
     fn check_in_chunks(bytes: &[u8], chunk: usize) -> Result<ArchiveFacts, ArchiveError> {
-        let mut check = ArchiveCheck::new();
+        check_with(MemberDigests::All, bytes, chunk)
+    }
+
+    fn check_with(
+        digests: MemberDigests,
+        bytes: &[u8],
+        chunk: usize,
+    ) -> Result<ArchiveFacts, ArchiveError> {
+        let mut check = ArchiveCheck::new(digests);
         for piece in bytes.chunks(chunk) {
             check.feed(piece)?;
         }
@@ -285,13 +304,58 @@ mod tests {
 
     #[test]
     fn any_flipped_byte_is_detected() {
+        // Without state.bin's digest, gzip's CRC-32 still catches damage in it.
         let bytes = snapshot(&pseudo_random(20_000), 1, 1);
-        for position in (0..bytes.len()).step_by(97) {
-            let mut damaged = bytes.clone();
-            damaged[position] ^= 0x40;
-            assert!(
-                check_in_chunks(&damaged, 4096).is_err(),
-                "flip at {position} went unnoticed"
+        for digests in [MemberDigests::All, MemberDigests::Captured] {
+            for position in (0..bytes.len()).step_by(97) {
+                let mut damaged = bytes.clone();
+                damaged[position] ^= 0x40;
+                assert!(
+                    check_with(digests, &damaged, 4096).is_err(),
+                    "{digests:?}: flip at {position} went unnoticed"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn only_all_compares_state_bin_with_its_listed_digest() {
+        let meta = br#"{"Index":2,"Term":1}"#;
+        let sums = format!(
+            "{}  meta.json\n{}  state.bin\n",
+            hex::encode(sha2::Sha256::digest(meta)),
+            hex::encode(sha2::Sha256::digest(b"other state"))
+        );
+        let bytes = gzip(&tar_of(&[
+            ("meta.json", meta),
+            ("state.bin", b"state"),
+            ("SHA256SUMS", sums.as_bytes()),
+        ]));
+        assert_eq!(
+            check_in_chunks(&bytes, 4096),
+            Err(ArchiveError::MemberDigestMismatch("state.bin".into()))
+        );
+        let facts = check_with(MemberDigests::Captured, &bytes, 4096).unwrap();
+        assert_eq!((facts.raft_index, facts.state_size), (2, 5));
+    }
+
+    #[test]
+    fn captured_members_are_compared_in_either_mode() {
+        let sums = format!(
+            "{}  meta.json\n{}  state.bin\n",
+            hex::encode(sha2::Sha256::digest(b"{}")),
+            hex::encode(sha2::Sha256::digest(b"state"))
+        );
+        let bytes = gzip(&tar_of(&[
+            ("meta.json", br#"{"Index":2,"Term":1}"#),
+            ("state.bin", b"state"),
+            ("SHA256SUMS", sums.as_bytes()),
+        ]));
+        for digests in [MemberDigests::All, MemberDigests::Captured] {
+            assert_eq!(
+                check_with(digests, &bytes, 4096),
+                Err(ArchiveError::MemberDigestMismatch("meta.json".into())),
+                "{digests:?}"
             );
         }
     }

@@ -1,4 +1,5 @@
-//! A push parser for tar streams: bytes go in as they arrive, member names, sizes and SHA-256 digests come out.
+//! A push parser for tar streams: bytes go in as they arrive, member names, sizes and SHA-256 digests come out
+//! (of every member, or of the captured ones only).
 //!
 //! It never holds more than one 512-byte header block plus the few small members the caller asks to capture,
 //! so a multi-gigabyte `state.bin` passes through in constant memory. It understands what Go's `archive/tar`
@@ -20,17 +21,18 @@ const MAX_METADATA_RECORD: u64 = 64 * 1024;
 pub struct Member {
     pub name: String,
     pub size: u64,
-    pub sha256: [u8; 32],
+    /// `None` when the caller asked for the captured members' digests only and this one was not captured.
+    pub sha256: Option<[u8; 32]>,
     /// The member's bytes when its name was in the capture list.
     pub captured: Option<Vec<u8>>,
 }
 
 /// What the bytes of the current entry are.
 enum EntryKind {
-    /// A regular file: hashed, maybe captured.
+    /// A regular file: maybe hashed, maybe captured.
     Regular {
         name: String,
-        hasher: Box<Sha256>,
+        hasher: Option<Box<Sha256>>,
         captured: Option<Vec<u8>>,
     },
     /// A PAX extended header for the next entry.
@@ -71,12 +73,14 @@ pub struct TarStream {
     pending: PendingOverrides,
     capture: &'static [&'static str],
     capture_limit: usize,
+    hash_all: bool,
     members: Vec<Member>,
 }
 
 impl TarStream {
-    /// `capture` names members whose bytes the caller needs (each at most `capture_limit` bytes).
-    pub fn new(capture: &'static [&'static str], capture_limit: usize) -> Self {
+    /// `capture` names members whose bytes the caller needs (each at most `capture_limit` bytes). Captured
+    /// members are always hashed; the others only with `hash_all`.
+    pub fn new(capture: &'static [&'static str], capture_limit: usize, hash_all: bool) -> Self {
         Self {
             state: State::Header,
             header: [0; BLOCK],
@@ -84,6 +88,7 @@ impl TarStream {
             pending: PendingOverrides::default(),
             capture,
             capture_limit,
+            hash_all,
             members: Vec::new(),
         }
     }
@@ -172,9 +177,10 @@ impl TarStream {
                 if captured.is_some() && size > self.capture_limit as u64 {
                     return Err(ArchiveError::MemberTooLarge { name, size });
                 }
+                let hasher = (self.hash_all || captured.is_some()).then(|| Box::new(Sha256::new()));
                 EntryKind::Regular {
                     name,
-                    hasher: Box::new(Sha256::new()),
+                    hasher,
                     captured,
                 }
             }
@@ -210,7 +216,9 @@ impl TarStream {
             EntryKind::Regular {
                 hasher, captured, ..
             } => {
-                hasher.update(chunk);
+                if let Some(hasher) = hasher {
+                    hasher.update(chunk);
+                }
                 if let Some(buffer) = captured {
                     buffer.extend_from_slice(chunk);
                 }
@@ -240,7 +248,7 @@ impl TarStream {
             } => self.members.push(Member {
                 name,
                 size,
-                sha256: hasher.finalize().into(),
+                sha256: hasher.map(|hasher| hasher.finalize().into()),
                 captured,
             }),
             EntryKind::PaxLocal(records) => self.pending = parse_pax(&records)?,
@@ -377,7 +385,7 @@ mod tests {
     }
 
     fn parse_in_chunks(bytes: &[u8], chunk: usize) -> Result<Vec<Member>, ArchiveError> {
-        let mut stream = TarStream::new(&["meta.json"], 1024);
+        let mut stream = TarStream::new(&["meta.json"], 1024, true);
         for piece in bytes.chunks(chunk) {
             stream.feed(piece)?;
         }
@@ -397,11 +405,21 @@ mod tests {
             let names: Vec<&str> = members.iter().map(|m| m.name.as_str()).collect();
             assert_eq!(names, ["meta.json", "state.bin", "empty"], "chunk {chunk}");
             assert_eq!(members[1].size, 5000);
-            assert_eq!(members[1].sha256, sha(&big));
+            assert_eq!(members[1].sha256, Some(sha(&big)));
             assert_eq!(members[0].captured.as_deref(), Some(&b"{\"Index\":1}"[..]));
             assert_eq!(members[1].captured, None);
-            assert_eq!(members[2].sha256, sha(b""));
+            assert_eq!(members[2].sha256, Some(sha(b"")));
         }
+    }
+
+    #[test]
+    fn without_hash_all_only_captured_members_are_hashed() {
+        let bytes = tar_of(&[("meta.json", b"{}"), ("state.bin", &[7u8; 5000])]);
+        let mut stream = TarStream::new(&["meta.json"], 1024, false);
+        stream.feed(&bytes).unwrap();
+        let members = stream.into_members().unwrap();
+        assert_eq!(members[0].sha256, Some(sha(b"{}")));
+        assert_eq!((members[1].sha256, members[1].size), (None, 5000));
     }
 
     #[test]
