@@ -3,9 +3,10 @@
 # it runs every variant --runs times, interleaved (A B C A B C ...) after one warm-up: the snapshot floor (curl of
 # the snapshot endpoint to /dev/null), the store floors (one signed curl PUT; `aws s3 cp` with the executor's
 # part size and concurrency), the hand pipeline (`bao operator raft snapshot save` + `aws s3 cp`, the stock
-# client) and ours (`executor backup`, release build, verification and manifest included), then the same for
-# restore. It prints per variant min and median wall time, median CPU time (user + sys of the process tree), peak
-# RSS and the spread (max / min wall), ratios of medians, and a closing table of which targets hold.
+# client) and ours (`executor backup`, release build, verification and manifest included) next to the CPU floor
+# of its checks (SHA-256 of the size, twice), then the same for restore. It prints per variant min and median
+# wall time, median CPU time (user + sys of the process tree), peak RSS and the spread (max / min wall), ratios
+# of medians, and a closing table of which targets hold.
 #
 # Usage: scripts/bench-executor.sh [--runs N] [--tmpfs] [--baseline BINARY] [SIZE_MIB ...]
 #                                                                        (defaults: --runs 5, sizes 256 1024)

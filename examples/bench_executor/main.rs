@@ -1,8 +1,8 @@
 //! Executor benchmark: one real OpenBao node and one S3 server on loopback, a snapshot of at least each requested
 //! size, and per size the floors (what the endpoints alone cost), the hand pipeline people script today
-//! (`bao operator raft snapshot save`, then `aws s3 cp`) and the executor, every variant run `--runs` times,
-//! interleaved (A B C A B C ...) after one warm-up, with min and median wall time, median CPU time, peak RSS and
-//! spread. Ends with a table saying per size whether each target holds. Run through `scripts/bench-executor.sh`.
+//! (`bao operator raft snapshot save`, then `aws s3 cp`) and the executor (with the CPU floor of its checks),
+//! every variant run `--runs` times, interleaved (A B C A B C ...) after one warm-up, with min and median wall
+//! time, median CPU time, peak RSS and spread. Ends with a table saying per size whether each target holds. Run through `scripts/bench-executor.sh`.
 //!
 //! Usage: `bench_executor [--runs N] [--tmpfs] [--baseline <binary>] <executor binary> <size MiB>...` (sizes
 //! ascending). `--tmpfs` only labels the output: the script points the temp dir (OpenBao's raft dir, the store's
@@ -23,7 +23,7 @@ use openbao_test_harness::{
 };
 
 use report::{SizeResults, Variant};
-use runs::{Bench, DEFAULT_PART_SIZE, DEFAULT_UPLOAD_CONCURRENCY};
+use runs::{Bench, DEFAULT_PART_SIZE, DEFAULT_UPLOAD_CONCURRENCY, HASH_FLOOR_MODE};
 
 const USAGE: &str = "usage: bench_executor [--runs N] [--tmpfs] [--baseline <binary>] <executor binary> <size MiB>...";
 
@@ -82,8 +82,22 @@ fn part_size() -> u64 {
     digits.parse::<u64>().expect("EXECUTOR_PART_SIZE") * multiplier
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() {
+fn main() {
+    let mut args = std::env::args().skip(1);
+    if args.next().as_deref() == Some(HASH_FLOOR_MODE) {
+        let bytes = args.next().and_then(|b| b.parse().ok());
+        runs::hash_floor(bytes.expect("the byte count to hash"));
+        return;
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(bench());
+}
+
+async fn bench() {
     let args = parse_args();
     for tool in ["curl", "/usr/bin/time"] {
         assert!(
@@ -185,6 +199,7 @@ async fn run_size(bench: &Bench, runs: usize) -> SizeResults {
         let (ours, new_key) = bench.ours_backup(&bench.executor, &leader);
         bench.forget(&new_key);
         results.add(Variant::OursBackup, ours);
+        results.add(Variant::HashFloor, bench.hash_floor(size));
         if let Some(baseline) = &bench.baseline {
             flush_disk();
             let (measured, new_key) = bench.ours_backup(baseline, &leader);

@@ -6,6 +6,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use openbao_test_harness::{OpenBaoCluster, S3Server};
+use sha2::{Digest, Sha256};
 
 use crate::measure::{Measured, measure};
 
@@ -155,6 +156,17 @@ impl Bench {
         aws
     }
 
+    /// The CPU a backup's checks cannot avoid: see [`hash_floor`]. A process of its own, so GNU time measures it
+    /// like every other variant.
+    pub fn hash_floor(&self, bytes: u64) -> Measured {
+        measure(
+            "SHA-256, 2 passes",
+            Command::new(std::env::current_exe().expect("the bench's own path"))
+                .arg(HASH_FLOOR_MODE)
+                .arg(bytes.to_string()),
+        )
+    }
+
     /// Ours: `executor backup`. Returns the measurement and the new snapshot's key.
     pub fn ours_backup(&self, executor: &Path, leader: &str) -> (Measured, String) {
         let (measured, report) = self.executor_run(executor, "backup", leader, None);
@@ -273,6 +285,26 @@ impl Bench {
             measured,
             serde_json::from_str(&report).expect("report JSON"),
         )
+    }
+}
+
+/// `bench_executor --hash-floor <bytes>` runs [`hash_floor`] instead of the benchmark.
+pub const HASH_FLOOR_MODE: &str = "--hash-floor";
+
+/// SHA-256 over `bytes` bytes, twice, in one thread and 1 MiB updates, from memory (no I/O): what a backup's two
+/// digests cost at the least (the stream's for the manifest, and `state.bin`'s against `SHA256SUMS`; the
+/// `sha2` crate the executor uses).
+pub fn hash_floor(bytes: u64) {
+    let piece = vec![0x5a_u8; 1 << 20];
+    for _ in 0..2 {
+        let mut hasher = Sha256::new();
+        let mut left = bytes;
+        while left > 0 {
+            let n = left.min(piece.len() as u64) as usize;
+            hasher.update(&piece[..n]);
+            left -= n as u64;
+        }
+        std::hint::black_box(hasher.finalize());
     }
 }
 
