@@ -52,7 +52,8 @@ pub async fn run(config: &RestoreConfig, report: &mut Report) -> Result<(), Fail
             .await
             .map_err(|err| match err {
                 DownloadError::Store(e) => e.at(Stage::Storage),
-                other => other.at(Stage::Verify),
+                DownloadError::Scratch(e) => DownloadError::Scratch(e).at(Stage::Verify),
+                damage => not_restorable(&key, damage.at(Stage::Verify)),
             })?;
     tracing::info!(%key, size = scratch.verified.size, digest = %scratch.verified.digest, "snapshot verified");
 
@@ -113,6 +114,18 @@ pub async fn run(config: &RestoreConfig, report: &mut Report) -> Result<(), Fail
     Ok(())
 }
 
+/// A stored point that fails its checks. Nothing has reached OpenBao yet; the message names the point and the
+/// way out, because the same key will fail the same way every time.
+fn not_restorable(key: &str, failure: Failure) -> Failure {
+    Failure {
+        message: format!(
+            "{key} cannot be restored: {}. Nothing was sent to OpenBao; restore another recovery point (`kubectl openbao points <cluster>` lists them)",
+            failure.message
+        ),
+        ..failure
+    }
+}
+
 fn round_millis(elapsed: Duration) -> f64 {
     (elapsed.as_secs_f64() * 1000.0).round() / 1000.0
 }
@@ -148,17 +161,24 @@ async fn resolve(
             let bytes = bytes.map_err(|err| {
                 let err = StoreError::request("reading the manifest of", key.as_str())(err);
                 if err.is_not_found() {
-                    Failure::new(
-                        Stage::Verify,
-                        "ManifestMissing",
-                        format!("{key} has no manifest; it is not a verified recovery point"),
+                    not_restorable(
+                        key,
+                        Failure::new(
+                            Stage::Verify,
+                            "ManifestMissing",
+                            "it has no manifest, so it is not a verified recovery point",
+                        ),
                     )
                 } else {
                     err.at(Stage::Storage)
                 }
             })?;
-            let manifest = Manifest::parse_for(&bytes, key)
-                .map_err(|e| Failure::new(Stage::Verify, "ManifestInvalid", e.to_string()))?;
+            let manifest = Manifest::parse_for(&bytes, key).map_err(|e| {
+                not_restorable(
+                    key,
+                    Failure::new(Stage::Verify, "ManifestInvalid", e.to_string()),
+                )
+            })?;
             Ok((key.clone(), manifest))
         }
     }
