@@ -52,7 +52,7 @@ pub async fn run(config: &RestoreConfig, report: &mut Report) -> Result<(), Fail
             .await
             .map_err(|err| match err {
                 DownloadError::Store(e) => e.at(Stage::Storage),
-                DownloadError::Scratch(e) => DownloadError::Scratch(e).at(Stage::Verify),
+                scratch @ DownloadError::Scratch(_) => scratch.at(Stage::Verify),
                 damage => not_restorable(&key, damage.at(Stage::Verify)),
             })?;
     tracing::info!(%key, size = scratch.verified.size, digest = %scratch.verified.digest, "snapshot verified");
